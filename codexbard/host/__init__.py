@@ -1,0 +1,1 @@
+"""Capabilities the host gives providers: HTTP, credentials, files, processes, time."""

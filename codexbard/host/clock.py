@@ -1,0 +1,170 @@
+"""Time: one injectable clock and every timestamp parser upstream payloads need.
+
+Upstreams send epoch seconds, epoch milliseconds, ISO 8601 strings with offsets and fractions, and
+relative text ("resets in 2h 13m"). Each form is parsed here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Final
+
+# Numbers at or above this are epoch milliseconds (the Kimi K2 sheet counts exactly 1e12 as ms).
+EPOCH_MS_THRESHOLD: Final = 1_000_000_000_000
+# Datetimes past this are nonsense from an upstream (and beyond what Python can represent safely).
+_MAX_EPOCH_SECONDS: Final = 64_060_588_800  # 4000-01-01
+
+
+class Clock:
+    """A wall clock plus a monotonic clock, replaceable in tests."""
+
+    def __init__(
+        self,
+        now: Callable[[], datetime] | None = None,
+        monotonic: Callable[[], float] | None = None,
+    ) -> None:
+        self._now = now or (lambda: datetime.now(UTC))
+        self._monotonic = monotonic or time.monotonic
+
+    def now(self) -> datetime:
+        """Return the current time, timezone-aware UTC."""
+        return self._now()
+
+    def monotonic(self) -> float:
+        """Return monotonic seconds, for durations."""
+        return self._monotonic()
+
+
+class FixedClock(Clock):
+    """A clock that stands still until moved (tests)."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+        self._mono = 1000.0
+        super().__init__(now=lambda: self.at, monotonic=lambda: self._mono)
+
+    def advance(self, seconds: float) -> None:
+        """Move both clocks forward."""
+        self.at += timedelta(seconds=seconds)
+        self._mono += seconds
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def from_epoch_seconds(value: float) -> datetime | None:
+    """Convert epoch seconds to UTC, or None when out of range."""
+    if not math.isfinite(value) or value <= 0 or value >= _MAX_EPOCH_SECONDS:
+        return None
+    return datetime.fromtimestamp(value, tz=UTC)
+
+
+def from_epoch_ms(value: float) -> datetime | None:
+    """Convert epoch milliseconds to UTC, or None when out of range."""
+    if not math.isfinite(value):
+        return None
+    return from_epoch_seconds(value / 1000.0)
+
+
+def from_epoch_auto(value: float) -> datetime | None:
+    """Convert an epoch number that may be seconds or milliseconds (>= 1e12 means ms)."""
+    if not math.isfinite(value):
+        return None
+    if abs(value) >= EPOCH_MS_THRESHOLD:
+        return from_epoch_ms(value)
+    return from_epoch_seconds(value)
+
+
+_FRACTION = re.compile(r"(\.\d+)")
+
+
+def parse_iso(text: str) -> datetime | None:
+    """Parse ISO 8601 with `Z` or an offset and any fraction length; naive values are taken as UTC."""
+    value = text.strip()
+    if not value:
+        return None
+    if value[-1] in "zZ":
+        value = value[:-1] + "+00:00"
+    # Python accepts at most 6 fraction digits; upstreams send 7 or 9 (and 1-2).
+    match = _FRACTION.search(value)
+    if match:
+        digits = match.group(1)[1:]
+        value = value[: match.start()] + "." + (digits + "000000")[:6] + value[match.end() :]
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def parse_http_date(text: str) -> datetime | None:
+    """Parse an RFC 7231 HTTP-date (as in Retry-After)."""
+    try:
+        parsed = parsedate_to_datetime(text.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Read a Retry-After header (delta seconds or HTTP-date) as seconds from now, never negative."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        seconds = float(text)
+        return seconds if math.isfinite(seconds) else None
+    when = parse_http_date(text)
+    if when is None:
+        return None
+    return max(0.0, (when - now).total_seconds())
+
+
+_REL_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(d|day|days|h|hr|hrs|hour|hours|m|min|mins|minute|minutes|s|sec|secs|second|seconds)\b", re.I)
+_UNIT_SECONDS: Final = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_relative(text: str, now: datetime) -> datetime | None:
+    """Parse relative text such as `resets in 2h 13m` or `in 3 days 4 hours` into an instant."""
+    total = 0.0
+    found = False
+    for number, unit in _REL_PART.findall(text):
+        key = unit.lower()[0]
+        if key == "m" and unit.lower().startswith("mo"):
+            continue
+        total += float(number) * _UNIT_SECONDS[key]
+        found = True
+    if not found:
+        return None
+    return now + timedelta(seconds=total)
+
+
+def parse_timestamp(value: object) -> datetime | None:
+    """Parse any upstream timestamp: epoch s/ms (number or numeric string) or an ISO string."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return from_epoch_auto(float(value))
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            number = float(text)
+        except ValueError:
+            return parse_iso(text)
+        return from_epoch_auto(number)
+    return None

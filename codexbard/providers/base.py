@@ -1,0 +1,169 @@
+"""The provider interface: a descriptor (`ProviderSpec`) plus ordered fetch strategies.
+
+Providers describe; the host acts. Everything a strategy needs arrives on the `FetchContext`: its
+options, credentials, the shared HTTP client, files under HOME, the process runner, the clock and
+the environment. A strategy never reads `os.environ`, builds a client or spawns a process itself.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from codexbard.errors import ProviderError
+from codexbard.host.clock import Clock
+from codexbard.host.credentials import CredentialResolver
+from codexbard.host.files import HomeFiles
+from codexbard.host.http import HttpClient
+from codexbard.host.process import ProcessRunner
+from codexbard.models import UsageSnapshot
+from codexbard.status.source import StatusSource
+
+StrategyKind = Literal["oauth", "api", "web", "cli", "local"]
+
+
+@dataclass(frozen=True)
+class ConfigKey:
+    """A provider-specific key accepted in `[providers.<id>]` (or an account table)."""
+
+    name: str
+    type: type = str
+    choices: tuple[str, ...] | None = None
+    default: Any = None
+    secret: bool = False
+    help: str = ""
+
+    def coerce(self, value: Any) -> Any:
+        """Validate a configured value; raise ValueError with a short reason."""
+        if self.type is bool:
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+                return value.lower() in ("true", "1", "yes")
+            raise ValueError("must be true or false")
+        if self.type is int:
+            if isinstance(value, bool):
+                raise ValueError("must be an integer")
+            try:
+                return int(value)
+            except (TypeError, ValueError):
+                raise ValueError("must be an integer") from None
+        if not isinstance(value, str):
+            raise ValueError("must be a string")
+        if self.choices is not None and value not in self.choices:
+            raise ValueError("must be one of " + ", ".join(repr(c) for c in self.choices))
+        return value
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether a strategy can run now (decided without network), and why not."""
+
+    ok: bool
+    reason: str = ""
+    kind: Literal["not_configured", "cli_missing"] = "not_configured"
+
+    @classmethod
+    def yes(cls, reason: str = "") -> Availability:
+        """An available strategy (reason says which credential it will use)."""
+        return cls(True, reason)
+
+    @classmethod
+    def no(cls, reason: str, *, kind: Literal["not_configured", "cli_missing"] = "not_configured") -> Availability:
+        """An unavailable strategy."""
+        return cls(False, reason, kind)
+
+
+@dataclass
+class FetchContext:
+    """Everything one fetch of one provider account may use."""
+
+    provider_id: str
+    account: str | None
+    options: Mapping[str, Any]
+    explicitly_enabled: bool
+    http: HttpClient
+    credentials: CredentialResolver
+    files: HomeFiles
+    env: Mapping[str, str]
+    process: ProcessRunner
+    clock: Clock
+    deadline: float | None = None  # time.monotonic() value
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def option(self, name: str, default: Any = None) -> Any:
+        """Return a configured option (account value over provider value over `default`)."""
+        value = self.options.get(name)
+        return default if value is None else value
+
+    def remaining(self, cap: float) -> float:
+        """Seconds left before the poll deadline, at most `cap` (for a request timeout)."""
+        if self.deadline is None:
+            return cap
+        return max(0.1, min(cap, self.deadline - time.monotonic()))
+
+
+class Strategy(ABC):
+    """One way of fetching a provider's usage; subclasses set the class attributes."""
+
+    id: ClassVar[str]
+    kind: ClassVar[StrategyKind]
+    source_label: ClassVar[str]
+
+    @abstractmethod
+    def available(self, ctx: FetchContext) -> Availability:
+        """Decide without network whether this strategy can run."""
+
+    @abstractmethod
+    async def fetch(self, ctx: FetchContext) -> UsageSnapshot:
+        """Fetch and normalize usage, or raise a ProviderError."""
+
+    def should_fall_back(self, error: ProviderError) -> bool:
+        """Whether the runner should try the next strategy after `error` (STYLE.md defaults)."""
+        return error.falls_through
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """A provider's descriptor."""
+
+    id: str
+    display_name: str
+    strategies: tuple[Strategy, ...]
+    window_labels: tuple[str | None, str | None, str | None] = (None, None, None)
+    source_modes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    default_interval_seconds: int | None = None
+    min_interval_seconds: int = 60
+    poll_deadline_seconds: float = 60.0
+    dashboard_url: str | None = None
+    status: StatusSource | None = None
+    config_keys: tuple[ConfigKey, ...] = ()
+    account_keys: tuple[ConfigKey, ...] = ()
+    enable_hint: str = ""
+
+    def modes(self) -> dict[str, tuple[str, ...]]:
+        """Source modes and the strategy ids each runs; `auto` runs every strategy in order."""
+        if self.source_modes:
+            return dict(self.source_modes)
+        modes: dict[str, tuple[str, ...]] = {"auto": tuple(s.id for s in self.strategies)}
+        for strategy in self.strategies:
+            modes.setdefault(strategy.kind, ())
+            modes[strategy.kind] = (*modes[strategy.kind], strategy.id)
+        return modes
+
+    def strategies_for(self, mode: str) -> tuple[Strategy, ...]:
+        """Return the strategies a source mode runs, in order; KeyError for an unknown mode."""
+        wanted = self.modes()[mode]
+        by_id = {s.id: s for s in self.strategies}
+        return tuple(by_id[i] for i in wanted)
+
+    def config_key(self, name: str) -> ConfigKey | None:
+        """Return a declared provider-specific key."""
+        return next((k for k in self.config_keys if k.name == name), None)
+
+    def account_key(self, name: str) -> ConfigKey | None:
+        """Return a declared account key."""
+        return next((k for k in self.account_keys if k.name == name), None)

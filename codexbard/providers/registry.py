@@ -1,0 +1,128 @@
+"""The list of providers, and the resolution of `[providers.*]` config into what gets polled."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from codexbard.config import ProviderConfig, Settings
+from codexbard.errors import ConfigError
+from codexbard.providers.base import ProviderSpec
+
+log = logging.getLogger(__name__)
+
+_COMMON_ACCOUNT_KEYS = frozenset({"label"})
+
+
+class Registry:
+    """An ordered, immutable set of provider descriptors."""
+
+    def __init__(self, specs: Iterable[ProviderSpec]) -> None:
+        self._specs: dict[str, ProviderSpec] = {}
+        for spec in specs:
+            if spec.id in self._specs:
+                raise ValueError(f"duplicate provider id {spec.id!r}")
+            self._specs[spec.id] = spec
+
+    def __iter__(self) -> Iterator[ProviderSpec]:
+        return iter(self._specs.values())
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def __contains__(self, provider_id: object) -> bool:
+        return provider_id in self._specs
+
+    def get(self, provider_id: str) -> ProviderSpec:
+        """Return a descriptor; KeyError for an unknown id."""
+        return self._specs[provider_id]
+
+    def ids(self) -> list[str]:
+        """Provider ids in registry order."""
+        return list(self._specs)
+
+
+def default_registry() -> Registry:
+    """The built-in providers, in the order `/usage` lists them."""
+    from codexbard.providers import kimik2, openrouter, warp, zai
+
+    return Registry((zai.PROVIDER, kimik2.PROVIDER, warp.PROVIDER, openrouter.PROVIDER))
+
+
+@dataclass(frozen=True)
+class AccountPlan:
+    """One provider account as configured: what to poll, how often, with which options."""
+
+    spec: ProviderSpec
+    account: str | None
+    options: dict[str, Any]
+    mode: str
+    interval_seconds: int
+    enabled_setting: bool | None
+
+    @property
+    def key(self) -> str:
+        """`<provider>` or `<provider>:<account>`."""
+        return self.spec.id if self.account is None else f"{self.spec.id}:{self.account}"
+
+
+def _check_value(spec: ProviderSpec, where: str, name: str, value: Any, *, account: bool) -> Any:
+    key = spec.account_key(name) if account else spec.config_key(name)
+    if key is None and account:
+        key = spec.config_key(name)
+    if key is None:
+        raise ConfigError(f"unknown key '{where}.{name}' (provider {spec.id} does not declare it)")
+    try:
+        return key.coerce(value)
+    except ValueError as exc:
+        raise ConfigError(f"{where}.{name}: {exc}") from None
+
+
+def plan_accounts(settings: Settings, registry: Registry) -> list[AccountPlan]:
+    """Validate provider tables against the registry and list every account to consider."""
+    for provider_id in settings.providers:
+        if provider_id not in registry:
+            raise ConfigError(
+                f"unknown provider 'providers.{provider_id}' (known: {', '.join(registry.ids())})"
+            )
+    plans: list[AccountPlan] = []
+    for spec in registry:
+        table = settings.providers.get(spec.id) or ProviderConfig()
+        where = f"providers.{spec.id}"
+        if table.source not in spec.modes():
+            raise ConfigError(
+                f"{where}.source: '{table.source}' is not accepted by {spec.display_name} "
+                f"(one of: {', '.join(spec.modes())})"
+            )
+        base: dict[str, Any] = {k.name: k.default for k in spec.config_keys}
+        for name, value in (table.model_extra or {}).items():
+            base[name] = _check_value(spec, where, name, value, account=False)
+        for name, value in table.values().items():
+            if name not in (table.model_extra or {}):
+                base[name] = value
+        interval = table.interval_seconds or spec.default_interval_seconds or settings.default_interval_seconds
+        if interval < spec.min_interval_seconds:
+            log.warning(
+                "%s.interval_seconds = %d is below the minimum for %s; using %d s",
+                where, interval, spec.display_name, spec.min_interval_seconds,
+            )
+            interval = spec.min_interval_seconds
+        if table.accounts is None:
+            plans.append(AccountPlan(spec, None, base, table.source, interval, table.enabled))
+            continue
+        if not spec.account_keys:
+            raise ConfigError(f"{where}.accounts: {spec.display_name} does not support several accounts")
+        seen: set[str] = set()
+        for index, entry in enumerate(table.accounts):
+            if entry.label in seen:
+                raise ConfigError(f"{where}.accounts[{index}].label: duplicate label '{entry.label}'")
+            seen.add(entry.label)
+            options = dict(base)
+            for name, value in (entry.model_extra or {}).items():
+                if name in _COMMON_ACCOUNT_KEYS:
+                    continue
+                options[name] = _check_value(spec, f"{where}.accounts[{index}]", name, value, account=True)
+            plans.append(AccountPlan(spec, entry.label, options, table.source, interval, table.enabled))
+    return plans

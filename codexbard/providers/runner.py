@@ -1,0 +1,129 @@
+"""The fetch pipeline: try a provider's strategies in order and apply the fallback policy.
+
+A strategy that is not available counts as an attempt failed with `not_configured` (or
+`cli_missing`). When nothing succeeds, the reported error is that of the last attempt whose kind is
+neither `not_configured` nor `cli_missing`; if every attempt has one of those kinds, the last one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+from codexbard.errors import (
+    CliMissing,
+    Internal,
+    NotConfigured,
+    ProviderError,
+    Timeout,
+)
+from codexbard.models import UsageSnapshot
+from codexbard.providers.base import FetchContext, ProviderSpec, Strategy
+
+log = logging.getLogger(__name__)
+
+_SOFT_KINDS = ("not_configured", "cli_missing")
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One strategy's try during a fetch."""
+
+    strategy: str
+    kind: str
+    source_label: str
+    ok: bool
+    error_kind: str | None
+    message: str | None
+    duration_ms: float
+
+    def wire(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return {
+            "strategy": self.strategy,
+            "kind": self.kind,
+            "sourceLabel": self.source_label,
+            "ok": self.ok,
+            "errorKind": self.error_kind,
+            "message": self.message,
+            "durationMs": round(self.duration_ms, 1),
+        }
+
+
+@dataclass
+class FetchOutcome:
+    """The result of one pipeline run."""
+
+    snapshot: UsageSnapshot | None
+    source: str | None
+    error: ProviderError | None
+    attempts: list[Attempt] = field(default_factory=list)
+    duration_ms: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Whether a strategy produced a snapshot."""
+        return self.snapshot is not None
+
+
+def _pick_error(errors: list[ProviderError]) -> ProviderError:
+    for error in reversed(errors):
+        if error.kind not in _SOFT_KINDS:
+            return error
+    return errors[-1]
+
+
+async def _try(strategy: Strategy, ctx: FetchContext) -> UsageSnapshot:
+    availability = strategy.available(ctx)
+    if not availability.ok:
+        if availability.kind == "cli_missing":
+            raise CliMissing(availability.reason)
+        raise NotConfigured(availability.reason)
+    return await strategy.fetch(ctx)
+
+
+async def run_pipeline(spec: ProviderSpec, ctx: FetchContext, mode: str = "auto") -> FetchOutcome:
+    """Run the strategies of `mode` within the provider's poll deadline."""
+    strategies = spec.strategies_for(mode)
+    outcome = FetchOutcome(snapshot=None, source=None, error=None)
+    errors: list[ProviderError] = []
+    started = time.monotonic()
+    ctx.deadline = started + spec.poll_deadline_seconds
+    try:
+        async with asyncio.timeout(spec.poll_deadline_seconds):
+            for strategy in strategies:
+                t0 = time.monotonic()
+                try:
+                    snapshot = await _try(strategy, ctx)
+                except ProviderError as exc:
+                    error: ProviderError = exc
+                except (TimeoutError, asyncio.CancelledError):
+                    raise
+                except Exception as exc:  # a bug in a strategy must not take the daemon down
+                    log.debug("%s/%s raised unexpectedly", spec.id, strategy.id, exc_info=True)
+                    error = Internal(f"unexpected error in {spec.id} {strategy.id}: {type(exc).__name__}")
+                else:
+                    outcome.attempts.append(
+                        Attempt(strategy.id, strategy.kind, strategy.source_label, True, None, None,
+                                (time.monotonic() - t0) * 1000)
+                    )
+                    outcome.snapshot = snapshot
+                    outcome.source = strategy.source_label
+                    break
+                outcome.attempts.append(
+                    Attempt(strategy.id, strategy.kind, strategy.source_label, False, error.kind,
+                            error.message, (time.monotonic() - t0) * 1000)
+                )
+                errors.append(error)
+                if not strategy.should_fall_back(error):
+                    break
+    except TimeoutError:
+        errors.append(Timeout(f"{spec.display_name} did not finish within {spec.poll_deadline_seconds:g} s"))
+    outcome.duration_ms = (time.monotonic() - started) * 1000
+    if outcome.snapshot is None:
+        outcome.error = _pick_error(errors) if errors else NotConfigured(
+            f"{spec.display_name} has no strategy for source '{mode}'"
+        )
+    return outcome

@@ -1,0 +1,130 @@
+"""The runtime: settings, host capabilities and provider plans wired together.
+
+Both the daemon and the one-shot CLI commands build one `Runtime`; it hands each provider account a
+`FetchContext`, decides which providers are enabled, and runs the fetch pipeline.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from codexbard.config import Paths, Settings, load_settings
+from codexbard.host.clock import Clock
+from codexbard.host.credentials import CredentialResolver, SecretStore, select_secret_store
+from codexbard.host.files import HomeFiles
+from codexbard.host.http import HttpClient
+from codexbard.host.process import ProcessRunner
+from codexbard.providers.base import Availability, FetchContext
+from codexbard.providers.registry import AccountPlan, Registry, default_registry, plan_accounts
+from codexbard.providers.runner import FetchOutcome, run_pipeline
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Detection:
+    """Whether an account is enabled, and what each strategy reported."""
+
+    enabled: bool
+    explicit: bool
+    strategies: list[tuple[str, Availability]]
+
+    def reason(self) -> str:
+        """One line: why the account is (not) enabled."""
+        if self.enabled:
+            return "enabled in config" if self.explicit else "credentials detected"
+        if self.explicit:
+            return "disabled in config"
+        reasons = [f"{sid}: {a.reason}" for sid, a in self.strategies if a.reason]
+        return "; ".join(reasons) or "no credentials found"
+
+
+class Runtime:
+    """Settings plus host capabilities, shared by every provider account."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        paths: Paths,
+        env: Mapping[str, str],
+        *,
+        registry: Registry | None = None,
+        http: HttpClient | None = None,
+        secret_store: SecretStore | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.settings = settings
+        self.paths = paths
+        self.env = dict(env)
+        self.registry = registry or default_registry()
+        self.clock = clock or Clock()
+        self.http = http or HttpClient(overrides=self._overrides(), clock=self.clock)
+        if secret_store is None:
+            secret_store, self.secret_store_note = select_secret_store(paths.config_dir)
+        else:
+            self.secret_store_note = secret_store.name
+        self.secret_store = secret_store
+        self.files = HomeFiles(self.env)
+        self.process = ProcessRunner(self.env)
+        self.plans = plan_accounts(settings, self.registry)
+
+    @classmethod
+    def load(cls, env: Mapping[str, str], config: Path | None = None, **kwargs: object) -> Runtime:
+        """Load settings from the environment (and file) and build a runtime."""
+        settings, paths = load_settings(env, config)
+        return cls(settings, paths, env, **kwargs)  # type: ignore[arg-type]
+
+    def _overrides(self) -> dict[str, str]:
+        return dict(self.settings.upstream_overrides)
+
+    def plans_for(self, provider_id: str) -> list[AccountPlan]:
+        """The account plans of one provider, in config order."""
+        return [p for p in self.plans if p.spec.id == provider_id]
+
+    def context(self, plan: AccountPlan) -> FetchContext:
+        """Build the fetch context of one provider account."""
+        return FetchContext(
+            provider_id=plan.spec.id,
+            account=plan.account,
+            options=plan.options,
+            explicitly_enabled=plan.enabled_setting is True,
+            http=self.http,
+            credentials=CredentialResolver(
+                provider=plan.spec.id,
+                account=plan.account,
+                env=self.env,
+                store=self.secret_store,
+                files=self.files,
+                config_values=plan.options,
+            ),
+            files=self.files,
+            env=self.env,
+            process=self.process,
+            clock=self.clock,
+        )
+
+    def detect(self, plan: AccountPlan) -> Detection:
+        """Decide whether an account is enabled: config says so, or a strategy is available."""
+        ctx = self.context(plan)
+        results: list[tuple[str, Availability]] = []
+        for strategy in plan.spec.strategies:
+            try:
+                availability = strategy.available(ctx)
+            except Exception as exc:  # availability must never take the daemon down
+                log.debug("%s available() raised", plan.key, exc_info=True)
+                availability = Availability.no(f"availability check failed: {type(exc).__name__}")
+            results.append((strategy.id, availability))
+        if plan.enabled_setting is not None:
+            return Detection(plan.enabled_setting, True, results)
+        return Detection(any(a.ok for _, a in results), False, results)
+
+    async def fetch(self, plan: AccountPlan, mode: str | None = None) -> FetchOutcome:
+        """Run the fetch pipeline for one account."""
+        return await run_pipeline(plan.spec, self.context(plan), mode or plan.mode)
+
+    async def aclose(self) -> None:
+        """Release pooled connections."""
+        await self.http.aclose()

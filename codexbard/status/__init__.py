@@ -1,0 +1,1 @@
+"""Service-status polling: Statuspage.io pages and the Google Workspace incidents feed."""
