@@ -1,0 +1,27 @@
+"""Kimi K2 (unofficial credit relay) constants: URLs, env var names, labels."""
+
+from __future__ import annotations
+
+from typing import Final
+
+PROVIDER_ID: Final = "kimik2"
+DISPLAY_NAME: Final = "Kimi K2"
+SERVICE: Final = "kimi-k2.ai"
+
+CREDITS_URL: Final = "https://kimi-k2.ai/api/user/credits"
+DASHBOARD_URL: Final = "https://kimrel.com/my-credits"
+
+# The provider's own variable: it alone (with a configured key) makes the provider auto-enable.
+OWN_ENV_VARS: Final = ("KIMI_K2_API_KEY",)
+# Generic Kimi variables, read only when `[providers.kimik2] enabled = true`, so that a key meant for
+# another Kimi product is never sent to this third-party relay unasked.
+FALLBACK_ENV_VARS: Final = ("KIMI_API_KEY", "KIMI_KEY")
+
+REMAINING_HEADER: Final = "x-credits-remaining"
+REQUEST_TIMEOUT: Final = 30.0
+CREDITS_UNIT: Final = "credits"
+
+ENABLE_HINT: Final = (
+    "Set KIMI_K2_API_KEY or run `codexbard config set-secret --provider kimik2` "
+    "(KIMI_API_KEY and KIMI_KEY count only with `[providers.kimik2] enabled = true`)"
+)
