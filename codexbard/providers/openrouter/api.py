@@ -1,0 +1,167 @@
+"""The OpenRouter API-key strategy: `/credits` (required) plus `/key` (optional, 1 s budget)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from codexbard.errors import NotConfigured, ParseError, ProviderError, Timeout
+from codexbard.host.credentials import Secret, SecretLookup
+from codexbard.models import UsageSnapshot
+from codexbard.providers.base import Availability, FetchContext, Strategy
+from codexbard.providers.openrouter.const import (
+    CREDITS_PATH,
+    CREDITS_TIMEOUT,
+    DEFAULT_BASE_URL,
+    DEFAULT_X_TITLE,
+    ENABLE_HINT,
+    ENV_API_KEY,
+    ENV_API_URL,
+    ENV_HTTP_REFERER,
+    ENV_X_TITLE,
+    INVALID_URL_MESSAGE,
+    KEY_PATH,
+    KEY_TIMEOUT,
+    SERVICE,
+)
+from codexbard.providers.openrouter.parse import (
+    KEY_INVALID,
+    KEY_TIMED_OUT,
+    KeyResult,
+    build_snapshot,
+    parse_credits,
+    parse_key,
+)
+
+log = logging.getLogger(__name__)
+
+
+def resolve_base_url(env: Mapping[str, str]) -> str:
+    """Return the API base from OPENROUTER_API_URL (HTTPS or a bare host) or the default."""
+    raw = (env.get(ENV_API_URL) or "").strip()
+    if not raw:
+        return DEFAULT_BASE_URL
+    candidate = raw if "://" in raw else "https://" + raw
+    parts = urlsplit(candidate)
+    try:
+        _ = parts.port  # a malformed port raises ValueError
+    except ValueError:
+        raise NotConfigured(INVALID_URL_MESSAGE) from None
+    if (
+        parts.scheme.lower() != "https"
+        or not parts.hostname
+        or "@" in parts.netloc
+        or parts.query
+        or parts.fragment
+        or any(ch.isspace() for ch in candidate)
+    ):
+        # The value is never echoed: it may carry credentials in its userinfo.
+        raise NotConfigured(INVALID_URL_MESSAGE)
+    return candidate.rstrip("/")
+
+
+def _header_value(env: Mapping[str, str], name: str, default: str | None) -> str | None:
+    value = (env.get(name) or "").strip()
+    if not value:
+        return default
+    if not value.isascii() or not value.isprintable():
+        raise NotConfigured(f"{name} must be printable ASCII text (it is sent as an HTTP header)")
+    return value
+
+
+def credits_headers(env: Mapping[str, str], key: Secret) -> dict[str, str]:
+    """Headers of the `/credits` request: auth, app title and, when set, the referer."""
+    headers = {
+        "Authorization": f"Bearer {key.reveal()}",
+        "Accept": "application/json",
+        "X-Title": _header_value(env, ENV_X_TITLE, DEFAULT_X_TITLE) or DEFAULT_X_TITLE,
+    }
+    referer = _header_value(env, ENV_HTTP_REFERER, None)
+    if referer:
+        headers["HTTP-Referer"] = referer
+    return headers
+
+
+def key_headers(key: Secret) -> dict[str, str]:
+    """Headers of the `/key` request (no X-Title or HTTP-Referer, as the sheet says)."""
+    return {"Authorization": f"Bearer {key.reveal()}", "Accept": "application/json"}
+
+
+def lookup_key(ctx: FetchContext) -> SecretLookup:
+    """Look the API key up: OPENROUTER_API_KEY, the secret store, then config `api_key`."""
+    return ctx.credentials.secret("api_key", env_vars=(ENV_API_KEY,))
+
+
+def missing_key_message(lookup: SecretLookup) -> str:
+    """The not_configured message: where the lookup searched and how to fix it."""
+    return f"OpenRouter API key not found (looked in {lookup.where()}). {ENABLE_HINT}"
+
+
+async def fetch_key(ctx: FetchContext, base: str, key: Secret) -> KeyResult:
+    """Fetch `/key` within the 1 s budget; every failure becomes a KeyResult with a reason."""
+    budget = ctx.remaining(KEY_TIMEOUT)
+    try:
+        # httpx's timeout is per network operation; asyncio.timeout bounds the whole exchange.
+        async with asyncio.timeout(budget):
+            response = await ctx.http.get(
+                base + KEY_PATH,
+                service=SERVICE,
+                headers=key_headers(key),
+                timeout=budget,
+                check_status=False,
+            )
+    except (TimeoutError, Timeout):
+        return KeyResult(None, KEY_TIMED_OUT)
+    except ProviderError as exc:
+        return KeyResult(None, f"Request failed ({exc.kind})")
+    if not 200 <= response.status < 300:
+        return KeyResult(None, f"Request returned HTTP {response.status}")
+    try:
+        payload = response.json()
+    except ParseError:
+        return KeyResult(None, KEY_INVALID)
+    return parse_key(payload)
+
+
+class OpenRouterApi(Strategy):
+    """Read the credit balance and, when available, the key's spending cap with an API key."""
+
+    id = "api"
+    kind = "api"
+    source_label = "api"
+
+    def available(self, ctx: FetchContext) -> Availability:
+        """Available when an API key is found (no network)."""
+        lookup = lookup_key(ctx)
+        if lookup.secret is None:
+            return Availability.no(missing_key_message(lookup))
+        return Availability.yes(f"API key from {lookup.secret.origin}")
+
+    async def fetch(self, ctx: FetchContext) -> UsageSnapshot:
+        """Fetch `/credits` and `/key` concurrently; only `/credits` can fail the fetch."""
+        lookup = lookup_key(ctx)
+        if lookup.secret is None:
+            raise NotConfigured(missing_key_message(lookup))
+        key = lookup.secret
+        base = resolve_base_url(ctx.env)
+        headers = credits_headers(ctx.env, key)
+        key_task = asyncio.create_task(fetch_key(ctx, base, key))
+        try:
+            response = await ctx.http.get(
+                base + CREDITS_PATH,
+                service=SERVICE,
+                headers=headers,
+                timeout=ctx.remaining(CREDITS_TIMEOUT),
+            )
+            credits = parse_credits(response.json_object())
+        except BaseException:
+            # The credits failure decides the outcome; do not wait for the enrichment.
+            key_task.cancel()
+            await asyncio.gather(key_task, return_exceptions=True)
+            raise
+        key_result = await key_task
+        if key_result.info is None:
+            log.debug("OpenRouter /key section unavailable: %s", key_result.reason)
+        return build_snapshot(credits, key_result.info)

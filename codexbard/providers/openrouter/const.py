@@ -1,0 +1,39 @@
+"""OpenRouter constants: endpoints, environment variables, labels and timeouts."""
+
+from __future__ import annotations
+
+from typing import Final
+
+PROVIDER_ID: Final = "openrouter"
+DISPLAY_NAME: Final = "OpenRouter"
+SERVICE: Final = "OpenRouter"
+
+DEFAULT_BASE_URL: Final = "https://openrouter.ai/api/v1"
+CREDITS_PATH: Final = "/credits"
+KEY_PATH: Final = "/key"
+DASHBOARD_URL: Final = "https://openrouter.ai/settings/credits"
+STATUS_URL: Final = "https://status.openrouter.ai"
+
+ENV_API_KEY: Final = "OPENROUTER_API_KEY"
+ENV_API_URL: Final = "OPENROUTER_API_URL"
+ENV_X_TITLE: Final = "OPENROUTER_X_TITLE"
+ENV_HTTP_REFERER: Final = "OPENROUTER_HTTP_REFERER"
+
+# OpenRouter shows X-Title as the app name in its activity pages; this is ours, not the reference's.
+DEFAULT_X_TITLE: Final = "codexbard"
+
+CREDITS_TIMEOUT: Final = 15.0
+# /key is an optional enrichment: it may delay the credits result by at most this long.
+KEY_TIMEOUT: Final = 1.0
+
+PRIMARY_LABEL: Final = "Credits"
+CURRENCY: Final = "USD"
+COST_PERIOD: Final = "monthly"
+
+ENABLE_HINT: Final = (
+    f"Set {ENV_API_KEY} or run `codexbard config set-secret --provider {PROVIDER_ID}`."
+)
+INVALID_URL_MESSAGE: Final = (
+    f"OpenRouter endpoint override {ENV_API_URL} must use HTTPS or a bare host "
+    "(for a local test server use [upstream_overrides] instead)."
+)
