@@ -1,0 +1,66 @@
+"""Retention and downsampling statements, as pure functions of the cut-off instants.
+
+Bands by age (DESIGN.md): younger than `raw_for` every sample stays; up to `five_minute_until` one sample
+per 5-minute bucket; up to `hourly_until` one per hour; older ones go. Buckets are aligned to the epoch
+and the sample kept is the last one of its bucket inside the band, so running the job twice with the same
+`now` deletes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from codexbard.store.records import RetentionPolicy, to_epoch
+
+FIVE_MINUTES: Final = 300
+ONE_HOUR: Final = 3600
+
+# Delete every sample in [lo, hi) that has a later sample of the same series in the same bucket, also
+# inside [lo, hi). The range on the inner t lets SQLite walk the (series_id, t) primary key.
+DOWNSAMPLE_SQL: Final = """
+DELETE FROM window_samples
+WHERE t >= :lo AND t < :hi
+  AND EXISTS (
+    SELECT 1 FROM window_samples AS later
+    WHERE later.series_id = window_samples.series_id
+      AND later.t > window_samples.t
+      AND later.t < MIN(:hi, (CAST(window_samples.t / :bucket AS INTEGER) + 1) * :bucket)
+  )
+"""
+
+EXPIRE_SAMPLES_SQL: Final = "DELETE FROM window_samples WHERE t < :cut"
+
+EMPTY_SERIES_SQL: Final = """
+DELETE FROM window_series
+WHERE NOT EXISTS (SELECT 1 FROM window_samples WHERE window_samples.series_id = window_series.id)
+"""
+
+EXPIRE_POLL_LOG_SQL: Final = "DELETE FROM poll_log WHERE started_at < :cut"
+
+# Keep the newest `keep` rows: delete everything at or below the id of the (keep + 1)-th newest row.
+CAP_POLL_LOG_SQL: Final = """
+DELETE FROM poll_log
+WHERE id <= (SELECT id FROM poll_log ORDER BY id DESC LIMIT 1 OFFSET :keep)
+"""
+
+
+@dataclass(frozen=True)
+class Cuts:
+    """The band edges for one retention run, as epoch seconds."""
+
+    raw: float
+    five_minute: float
+    hourly: float
+    poll_log: float
+
+
+def cuts_for(now: datetime, policy: RetentionPolicy) -> Cuts:
+    """Compute the band edges for `now`."""
+    return Cuts(
+        raw=to_epoch(now - policy.raw_for),
+        five_minute=to_epoch(now - policy.five_minute_until),
+        hourly=to_epoch(now - policy.hourly_until),
+        poll_log=to_epoch(now - policy.poll_log_for),
+    )
