@@ -1,0 +1,153 @@
+"""The z.ai descriptor: spec fields, config keys, and the pipeline end to end."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from codexbard.config import Settings
+from codexbard.errors import ConfigError
+from codexbard.providers.registry import Registry, plan_accounts
+from codexbard.providers.runner import run_pipeline
+from codexbard.providers.zai import PROVIDER
+from codexbard.providers.zai.api import ZaiApiStrategy
+from codexbard.providers.zai.parse import parse_quota
+from tests.helpers import fixture_bytes, json_response, make_context
+
+QUOTA = "https://api.z.ai/api/monitor/usage/quota/limit"
+
+
+def load(name: str) -> Any:
+    return json.loads(fixture_bytes(__file__, name))
+
+
+def upstream(requests: list[httpx.Request]) -> Any:
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        if str(request.url) == QUOTA:
+            return json_response(load("quota_full.json"))
+        return httpx.Response(404)
+    return handler
+
+
+def test_spec_fields() -> None:
+    assert PROVIDER.id == "zai"
+    assert PROVIDER.display_name == "z.ai"
+    assert len(PROVIDER.strategies) == 1
+    strategy = PROVIDER.strategies[0]
+    assert isinstance(strategy, ZaiApiStrategy)
+    assert (strategy.id, strategy.kind, strategy.source_label) == ("api", "api", "api")
+    assert PROVIDER.window_labels == ("5-hour", "Weekly", None)
+    assert PROVIDER.dashboard_url == "https://z.ai/manage-apikey/coding-plan/personal/my-plan"
+    assert PROVIDER.status is None
+    assert PROVIDER.default_interval_seconds is None
+    assert PROVIDER.poll_deadline_seconds == 20.0
+    assert PROVIDER.modes() == {"auto": ("api",), "api": ("api",)}
+    assert "Z_AI_API_KEY" in PROVIDER.enable_hint
+    assert "codexbard config set-secret --provider zai" in PROVIDER.enable_hint
+
+
+def test_config_keys() -> None:
+    region = PROVIDER.config_key("region")
+    assert region is not None
+    assert region.choices == ("global", "bigmodel-cn")
+    assert region.default == "global"
+    scope = PROVIDER.config_key("usage_scope")
+    assert scope is not None
+    assert scope.choices == ("personal", "team")
+    assert scope.default == "personal"
+    assert PROVIDER.config_key("organization_id") is not None
+    assert PROVIDER.config_key("project_id") is not None
+    api_key = PROVIDER.account_key("api_key")
+    assert api_key is not None and api_key.secret
+
+
+def plans(providers: dict[str, Any]) -> list[Any]:
+    return plan_accounts(Settings(providers=providers), Registry((PROVIDER,)))
+
+
+def test_valid_config_is_accepted() -> None:
+    (plan,) = plans({"zai": {"region": "bigmodel-cn", "usage_scope": "team", "organization_id": "o",
+                             "project_id": "p"}})
+    assert plan.options["region"] == "bigmodel-cn"
+    assert plan.options["usage_scope"] == "team"
+    assert plan.options["organization_id"] == "o"
+    (default,) = plans({})
+    assert default.options["region"] == "global"
+    assert default.options["usage_scope"] == "personal"
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"region": "cn"}, "providers.zai.region: must be one of 'global', 'bigmodel-cn'"),
+        ({"region": "Global"}, "providers.zai.region: must be one of 'global', 'bigmodel-cn'"),
+        ({"usage_scope": "org"}, "providers.zai.usage_scope: must be one of 'personal', 'team'"),
+        ({"workspace_id": "w"}, "unknown key 'providers.zai.workspace_id'"),
+    ],
+)
+def test_invalid_config_stops_startup(table: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        plans({"zai": table})
+    assert message in str(info.value)
+
+
+def test_accounts_are_accepted() -> None:
+    result = plans({"zai": {"accounts": [
+        {"label": "cn-team", "api_key": "k", "region": "bigmodel-cn", "usage_scope": "team",
+         "organization_id": "o", "project_id": "p"},
+        {"label": "global"},
+    ]}})
+    assert [p.account for p in result] == ["cn-team", "global"]
+    assert result[0].options["region"] == "bigmodel-cn"
+    assert result[1].options["region"] == "global"
+
+
+async def test_pipeline_auto_and_api_give_the_same_snapshot() -> None:
+    outcomes = []
+    for mode in ("auto", "api"):
+        requests: list[httpx.Request] = []
+        ctx = make_context("zai", upstream(requests), env={"Z_AI_API_KEY": "k-123456"})
+        outcome = await run_pipeline(PROVIDER, ctx, mode)
+        assert outcome.ok
+        assert outcome.source == "api"
+        assert outcome.error is None
+        assert [a.strategy for a in outcome.attempts] == ["api"]
+        assert [str(r.url) for r in requests] == [QUOTA]
+        outcomes.append(outcome)
+    assert outcomes[0].snapshot == outcomes[1].snapshot == parse_quota(load("quota_full.json"))
+
+
+async def test_pipeline_without_key_is_not_configured() -> None:
+    requests: list[httpx.Request] = []
+    outcome = await run_pipeline(PROVIDER, make_context("zai", upstream(requests)))
+    assert not outcome.ok
+    assert outcome.error is not None
+    assert outcome.error.kind == "not_configured"
+    assert "Z_AI_API_KEY" in outcome.error.message
+    assert "codexbard config set-secret --provider zai" in outcome.error.message
+    assert requests == []
+
+
+async def test_pipeline_reports_a_team_setup_error() -> None:
+    requests: list[httpx.Request] = []
+    ctx = make_context("zai", upstream(requests), env={"Z_AI_API_KEY": "k-123456"},
+                       options={"usage_scope": "team"})
+    outcome = await run_pipeline(PROVIDER, ctx)
+    assert outcome.error is not None
+    assert outcome.error.kind == "not_configured"
+    assert "Organization ID and the Project ID" in outcome.error.message
+    assert requests == []
+
+
+async def test_pipeline_parse_error_is_reported() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return json_response(load("quota_float_percentage.json"))
+
+    outcome = await run_pipeline(PROVIDER, make_context("zai", handler, env={"Z_AI_API_KEY": "k-123456"}))
+    assert outcome.error is not None
+    assert outcome.error.kind == "parse_error"
+    assert outcome.attempts[0].error_kind == "parse_error"
