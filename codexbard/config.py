@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from codexbard.errors import ConfigError
 from codexbard.host.files import HomeFiles
@@ -191,7 +191,8 @@ def _format_validation(error: ValidationError, origin: str) -> str:
     if first["type"] == "extra_forbidden":
         return f"{origin}: unknown key '{key}'"
     value = first.get("input")
-    shown = "" if isinstance(value, dict | list) or "key" in key or "token" in key else f" (got {value!r})"
+    secret = any(word in key for word in ("key", "token", "cookie_header", "secret", "password"))
+    shown = "" if isinstance(value, dict | list) or secret else f" (got {value!r})"
     return f"{origin}: {key}: {first['msg']}{shown}"
 
 
@@ -203,12 +204,12 @@ def read_config_file(path: Path) -> dict[str, Any]:
         return {}
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
+    except UnicodeDecodeError:  # raised by read_text, not by tomllib
+        raise ConfigError(f"{path}: the config file is not UTF-8") from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: the config file is not UTF-8") from None
 
 
 def load_settings(env: Mapping[str, str], path: Path | None = None) -> tuple[Settings, Paths]:
@@ -219,5 +220,7 @@ def load_settings(env: Mapping[str, str], path: Path | None = None) -> tuple[Set
         settings = Settings(**data)
     except ValidationError as exc:
         raise ConfigError(_format_validation(exc, str(file_path))) from None
+    except SettingsError as exc:  # a CODEXBARD_* variable that is not valid JSON where JSON is expected
+        raise ConfigError(f"environment: {exc}") from None
     data_dir = HomeFiles(env).expand(settings.data_dir) if settings.data_dir else default_data_dir(env)
     return settings, Paths(config_file=file_path, config_dir=file_path.parent, data_dir=data_dir)

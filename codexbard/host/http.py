@@ -29,6 +29,8 @@ from codexbard.errors import (
 from codexbard.host.clock import Clock, parse_retry_after
 
 log = logging.getLogger(__name__)
+# httpx logs every request's full URL, query string included, at INFO; queries can carry API keys.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 DEFAULT_TIMEOUT: Final = 30.0
 MAX_BODY_BYTES: Final = 5 * 1024 * 1024
@@ -53,11 +55,19 @@ def rewrite_url(url: str, overrides: Mapping[str, str]) -> str:
     return overrides[best] + url[len(best) :]
 
 
+def _size(limit: int) -> str:
+    mib = 1024 * 1024
+    return f"{limit // mib} MiB" if limit >= mib else f"{limit} bytes"
+
+
 def describe_url(url: str) -> str:
     """Return scheme://host/path of a URL (no query, no userinfo) for logs and messages."""
     parts = urlsplit(url)
     host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # an out-of-range port: this runs while reporting an invalid URL
+        port = ""
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
@@ -81,7 +91,7 @@ class HttpResponse:
             raise ParseError(f"{self.service} answered with an empty body")
         try:
             return json.loads(self.body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             head = self.body.lstrip()[:15].lower()
             if head.startswith((b"<!doctype", b"<html", b"<")):
                 raise ParseError(f"{self.service} answered with HTML instead of JSON") from None
@@ -173,9 +183,7 @@ class HttpClient:
                 async for chunk in raw.aiter_bytes():
                     size += len(chunk)
                     if size > self.max_body_bytes:
-                        raise ParseError(
-                            f"{service} answered with more than {self.max_body_bytes // (1024 * 1024)} MiB"
-                        )
+                        raise ParseError(f"{service} answered with more than {_size(self.max_body_bytes)}")
                     chunks.append(chunk)
                 response = HttpResponse(
                     status=raw.status_code,

@@ -17,7 +17,9 @@ from codexbard.errors import CliMissing, Timeout
 
 log = logging.getLogger(__name__)
 
-_ANSI: Final = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+# CSI, OSC, then any other escape: optional intermediates and one final byte (`ESC ( B` from tput sgr0,
+# `ESC 7`/`ESC 8` cursor save/restore, `ESC c`).
+_ANSI: Final = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[ -/]*[0-~]")
 MAX_OUTPUT_BYTES: Final = 4 * 1024 * 1024
 
 

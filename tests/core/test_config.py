@@ -1,0 +1,316 @@
+"""Tests for codexbard.config: defaults, file and env precedence, one-line errors, and paths."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from codexbard.config import (
+    AccountConfig,
+    ProviderConfig,
+    Settings,
+    config_path,
+    default_data_dir,
+    load_settings,
+    read_config_file,
+)
+from codexbard.errors import ConfigError
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def load(path: Path | None = None) -> tuple[Settings, object]:
+    return load_settings(dict(os.environ), path)
+
+
+def test_defaults_without_a_file(clean_env: Path) -> None:
+    settings, paths = load_settings(dict(os.environ))
+    assert settings.host == "127.0.0.1"
+    assert settings.port == 8765
+    assert settings.default_interval_seconds == 300
+    assert settings.refresh_timeout_seconds == 30
+    assert settings.redact_identity is False
+    assert settings.token is None
+    assert settings.allowed_hosts == []
+    assert settings.upstream_overrides == {}
+    assert settings.display.warning_percent == 75
+    assert settings.display.critical_percent == 90
+    assert settings.status.enabled is True
+    assert settings.status.interval_seconds == 300
+    assert settings.cost.enabled is True
+    assert settings.cost.history_days == 30
+    assert settings.cost.pricing_refresh is False
+    assert settings.providers == {}
+    assert paths.config_file == clean_env / ".config" / "codexbard" / "config.toml"
+    assert paths.config_dir == clean_env / ".config" / "codexbard"
+    assert paths.data_dir == clean_env / ".local" / "share" / "codexbard"
+    assert paths.database == clean_env / ".local" / "share" / "codexbard" / "codexbard.db"
+
+
+def test_file_values(clean_env: Path) -> None:
+    path = write(
+        clean_env / ".config" / "codexbard" / "config.toml",
+        """
+port = 9000
+data_dir = "~/data"
+redact_identity = true
+allowed_hosts = ["mybox.lan"]
+
+[upstream_overrides]
+"https://api.z.ai" = "http://127.0.0.1:9000/zai"
+
+[display]
+warning_percent = 60
+
+[cost.pricing."gpt-5.2-codex"]
+input = 1.75
+
+[providers.zai]
+enabled = true
+source = "api"
+interval_seconds = 600
+api_key = "zk-in-file"
+region = "cn"
+
+[[providers.codex.accounts]]
+label = "work"
+codex_home = "~/.codex-work"
+""",
+    )
+    settings, paths = load_settings(dict(os.environ))
+    assert paths.config_file == path
+    assert paths.data_dir == clean_env / "data"
+    assert settings.port == 9000
+    assert settings.redact_identity is True
+    assert settings.allowed_hosts == ["mybox.lan"]
+    assert settings.upstream_overrides == {"https://api.z.ai": "http://127.0.0.1:9000/zai"}
+    assert settings.display.warning_percent == 60
+    assert settings.cost.pricing == {"gpt-5.2-codex": {"input": 1.75}}
+    zai = settings.providers["zai"]
+    assert zai.enabled is True
+    assert zai.source == "api"
+    assert zai.interval_seconds == 600
+    assert zai.api_key is not None and zai.api_key.get_secret_value() == "zk-in-file"
+    assert zai.model_extra == {"region": "cn"}
+    assert "zk-in-file" not in repr(zai)
+    values = zai.values()
+    assert values["region"] == "cn"
+    assert values["source"] == "api"
+    codex = settings.providers["codex"]
+    assert codex.accounts is not None
+    assert codex.accounts[0].label == "work"
+    assert codex.accounts[0].model_extra == {"codex_home": "~/.codex-work"}
+
+
+def test_env_wins_over_the_file(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(
+        clean_env / "cfg.toml",
+        """
+port = 9000
+host = "127.0.0.1"
+[providers.zai]
+enabled = true
+interval_seconds = 600
+""",
+    )
+    monkeypatch.setenv("CODEXBARD_PORT", "9100")
+    monkeypatch.setenv("CODEXBARD_PROVIDERS__ZAI__INTERVAL_SECONDS", "900")
+    monkeypatch.setenv("CODEXBARD_PROVIDERS__ZAI__API_KEY", "zk-from-env")
+    monkeypatch.setenv("CODEXBARD_PROVIDERS__WARP__INTERVAL_SECONDS", "120")
+    monkeypatch.setenv("CODEXBARD_TOKEN", "t0ken")
+    settings, paths = load(path)
+    assert paths.config_file == path
+    assert settings.port == 9100
+    assert settings.host == "127.0.0.1"
+    zai = settings.providers["zai"]
+    assert zai.interval_seconds == 900
+    # Nested env values merge into the file's table instead of replacing it.
+    assert zai.enabled is True
+    assert zai.api_key is not None and zai.api_key.get_secret_value() == "zk-from-env"
+    assert settings.providers["warp"].interval_seconds == 120
+    assert settings.token is not None and settings.token.get_secret_value() == "t0ken"
+
+
+def test_overrides_from_env_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CODEXBARD_UPSTREAM_OVERRIDES", '{"https://api.z.ai": "http://127.0.0.1:9000/zai"}')
+    settings, _ = load()
+    assert settings.upstream_overrides == {"https://api.z.ai": "http://127.0.0.1:9000/zai"}
+
+
+def test_overrides_env_that_is_not_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CODEXBARD_UPSTREAM_OVERRIDES", "https://api.z.ai=http://127.0.0.1:9000")
+    with pytest.raises(ConfigError) as info:
+        load()
+    assert str(info.value).startswith("environment: ")
+    assert "upstream_overrides" in str(info.value)
+
+
+def test_config_env_var_is_not_an_unknown_key(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(clean_env / "elsewhere.toml", "port = 9001\n")
+    monkeypatch.setenv("CODEXBARD_CONFIG", str(path))
+    settings, paths = load()
+    assert paths.config_file == path
+    assert settings.port == 9001
+
+
+def test_syntax_error_names_the_path(clean_env: Path) -> None:
+    path = write(clean_env / "cfg.toml", "port = \n[providers\n")
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    assert str(info.value).startswith(f"{path}: invalid TOML: ")
+    assert "\n" not in str(info.value)
+
+
+def test_not_utf8_and_unreadable(clean_env: Path) -> None:
+    path = clean_env / "cfg.toml"
+    path.write_bytes(b'host = "\xff"\n')
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    assert str(info.value) == f"{path}: the config file is not UTF-8"
+    directory = clean_env / "dir.toml"
+    directory.mkdir()
+    with pytest.raises(ConfigError) as info:
+        load(directory)
+    assert str(info.value) == f"{directory}: cannot read the config file: Is a directory"
+
+
+def test_missing_file_is_empty(clean_env: Path) -> None:
+    assert read_config_file(clean_env / "missing.toml") == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("bogus = 1\n", "unknown key 'bogus'"),
+        ("[display]\nwarn = 1\n", "unknown key 'display.warn'"),
+        ("[status]\nevery = 1\n", "unknown key 'status.every'"),
+        ("[cost]\nnope = true\n", "unknown key 'cost.nope'"),
+        ("port = 70000\n", "port: Input should be less than or equal to 65535 (got 70000)"),
+        ("port = 0\n", "port: Input should be greater than or equal to 1 (got 0)"),
+        (
+            'port = "http"\n',
+            "port: Input should be a valid integer, unable to parse string as an integer (got 'http')",
+        ),
+        (
+            "default_interval_seconds = -5\n",
+            "default_interval_seconds: Input should be greater than 0 (got -5)",
+        ),
+        (
+            "[providers.zai]\ninterval_seconds = -5\n",
+            "providers.zai.interval_seconds: Input should be greater than 0 (got -5)",
+        ),
+        (
+            "[status]\ninterval_seconds = 0\n",
+            "status.interval_seconds: Input should be greater than 0 (got 0)",
+        ),
+        (
+            '[providers.zai]\ncookie_source = "always"\n',
+            "providers.zai.cookie_source: Input should be 'auto', 'manual' or 'off' (got 'always')",
+        ),
+        (
+            "[display]\ncritical_percent = 101\n",
+            "display.critical_percent: Input should be less than or equal to 100 (got 101)",
+        ),
+        (
+            '[upstream_overrides]\n"https://api.z.ai" = "ftp://127.0.0.1/zai"\n',
+            "upstream_overrides: Value error, 'ftp://127.0.0.1/zai' is not an http(s) URL",
+        ),
+        (
+            '[upstream_overrides]\n"api.z.ai" = "http://127.0.0.1:9000"\n',
+            "upstream_overrides: Value error, 'api.z.ai' is not an http(s) URL",
+        ),
+        (
+            '[[providers.codex.accounts]]\nlabel = "my work"\n',
+            "providers.codex.accounts[0].label: Value error, "
+            "labels use only letters, digits, '_', '.' and '-' (got 'my work')",
+        ),
+        (
+            '[[providers.codex.accounts]]\nlabel = "ok"\n[[providers.codex.accounts]]\nlabel = "bad/label"\n',
+            "providers.codex.accounts[1].label: Value error, "
+            "labels use only letters, digits, '_', '.' and '-' (got 'bad/label')",
+        ),
+        (
+            "[[providers.codex.accounts]]\ncodex_home = '~/x'\n",
+            "providers.codex.accounts[0].label: Field required",
+        ),
+    ],
+)
+def test_invalid_values_are_one_line_errors(clean_env: Path, text: str, message: str) -> None:
+    path = write(clean_env / "cfg.toml", text)
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    assert str(info.value) == f"{path}: {message}"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'token = 12345678\n',
+        "[providers.zai]\napi_key = 12345678\n",
+        "[providers.zai]\ncookie_header = 12345678\n",
+    ],
+)
+def test_invalid_secret_values_are_not_echoed(clean_env: Path, text: str) -> None:
+    path = write(clean_env / "cfg.toml", text)
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    assert "12345678" not in str(info.value)
+    assert "Input should be a valid string" in str(info.value)
+
+
+def test_invalid_env_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CODEXBARD_PROVIDERS__ZAI__INTERVAL_SECONDS", "-1")
+    with pytest.raises(ConfigError) as info:
+        load()
+    assert "providers.zai.interval_seconds: Input should be greater than 0 (got '-1')" in str(info.value)
+
+
+def test_config_path(clean_env: Path) -> None:
+    home = str(clean_env)
+    default = clean_env / ".config" / "codexbard" / "config.toml"
+    assert config_path({"HOME": home}) == default
+    xdg = {"HOME": home, "XDG_CONFIG_HOME": "/xdg/cfg"}
+    assert config_path(xdg) == Path("/xdg/cfg/codexbard/config.toml")
+    assert config_path({"HOME": home, "XDG_CONFIG_HOME": "relative"}) == default
+    assert config_path({"HOME": home, "XDG_CONFIG_HOME": "/xdg/cfg", "CODEXBARD_CONFIG": "~/my.toml"}) == (
+        clean_env / "my.toml"
+    )
+    explicit = {"HOME": home, "CODEXBARD_CONFIG": "/etc/codexbard.toml"}
+    assert config_path(explicit) == Path("/etc/codexbard.toml")
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="macOS uses ~/Library/Application Support")
+def test_default_data_dir(clean_env: Path) -> None:
+    home = str(clean_env)
+    default = clean_env / ".local" / "share" / "codexbard"
+    assert default_data_dir({"HOME": home}) == default
+    assert default_data_dir({"HOME": home, "XDG_DATA_HOME": "/xdg/data"}) == Path("/xdg/data/codexbard")
+    assert default_data_dir({"HOME": home, "XDG_DATA_HOME": "rel"}) == default
+
+
+def test_data_dir_from_env(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CODEXBARD_DATA_DIR", "~/elsewhere")
+    _, paths = load()
+    assert paths.data_dir == clean_env / "elsewhere"
+    assert paths.database == clean_env / "elsewhere" / "codexbard.db"
+
+
+def test_provider_and_account_models() -> None:
+    assert ProviderConfig().values() == {
+        "enabled": None,
+        "source": "auto",
+        "interval_seconds": None,
+        "api_key": None,
+        "cookie_header": None,
+        "cookie_source": "auto",
+    }
+    assert AccountConfig(label="a.b-c_1").label == "a.b-c_1"
+    with pytest.raises(ValueError, match="labels use only"):
+        AccountConfig(label="")
