@@ -84,59 +84,59 @@ class ProviderError(CodexbardError):
 class NotConfigured(ProviderError):
     """No credentials (or a required setting) were found."""
 
-    kind = "not_configured"
+    kind: ClassVar[ErrorKind] = "not_configured"
     falls_through = True
 
 
 class AuthRequired(ProviderError):
     """Credentials were found but rejected or expired beyond refresh."""
 
-    kind = "auth_required"
+    kind: ClassVar[ErrorKind] = "auth_required"
     falls_through = True
 
 
 class Unsupported(ProviderError):
     """This account or plan has no such data, or uses an auth mode we cannot read."""
 
-    kind = "unsupported"
+    kind: ClassVar[ErrorKind] = "unsupported"
     falls_through = True
 
 
 class RateLimited(ProviderError):
     """The upstream asked us to slow down (HTTP 429)."""
 
-    kind = "rate_limited"
+    kind: ClassVar[ErrorKind] = "rate_limited"
 
 
 class Unavailable(ProviderError):
     """The upstream failed: 5xx, connection refused, DNS, an error envelope."""
 
-    kind = "unavailable"
+    kind: ClassVar[ErrorKind] = "unavailable"
 
 
 class Timeout(Unavailable):
     """The upstream (or a process) did not answer in time."""
 
-    kind = "timeout"
+    kind: ClassVar[ErrorKind] = "timeout"
 
 
 class CliMissing(ProviderError):
     """A program the strategy needs is not installed."""
 
-    kind = "cli_missing"
+    kind: ClassVar[ErrorKind] = "cli_missing"
     falls_through = True
 
 
 class ParseError(ProviderError):
     """The upstream answered something we cannot read."""
 
-    kind = "parse_error"
+    kind: ClassVar[ErrorKind] = "parse_error"
 
 
 class Internal(ProviderError):
     """An unexpected exception inside codexbard (a bug)."""
 
-    kind = "internal"
+    kind: ClassVar[ErrorKind] = "internal"
 
 
 _BY_KIND: Final[dict[str, type[ProviderError]]] = {

@@ -135,7 +135,10 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
-_REL_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(d|day|days|h|hr|hrs|hour|hours|m|min|mins|minute|minutes|s|sec|secs|second|seconds)\b", re.I)
+_REL_PART = re.compile(
+    r"(\d+(?:\.\d+)?)\s*(d|day|days|h|hr|hrs|hour|hours|m|min|mins|minute|minutes|s|sec|secs|second|seconds)\b",
+    re.I,
+)
 _UNIT_SECONDS: Final = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
 

@@ -47,9 +47,9 @@ def rewrite_url(url: str, overrides: Mapping[str, str]) -> str:
     """Rewrite `url` with the longest override key that matches it at a boundary."""
     best: str | None = None
     for key in overrides:
-        if url.startswith(key) and (len(url) == len(key) or url[len(key)] in _BOUNDARY):
-            if best is None or len(key) > len(best):
-                best = key
+        at_boundary = url.startswith(key) and (len(url) == len(key) or url[len(key)] in _BOUNDARY)
+        if at_boundary and (best is None or len(key) > len(best)):
+            best = key
     if best is None:
         return url
     return overrides[best] + url[len(best) :]

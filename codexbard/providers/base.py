@@ -138,6 +138,7 @@ class ProviderSpec:
     default_interval_seconds: int | None = None
     min_interval_seconds: int = 60
     poll_deadline_seconds: float = 60.0
+    refresh_floor_seconds: int = 0  # e.g. Claude's usage endpoint allows one call per 5 minutes per token
     dashboard_url: str | None = None
     status: StatusSource | None = None
     config_keys: tuple[ConfigKey, ...] = ()

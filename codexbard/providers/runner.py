@@ -91,9 +91,12 @@ async def run_pipeline(spec: ProviderSpec, ctx: FetchContext, mode: str = "auto"
     errors: list[ProviderError] = []
     started = time.monotonic()
     ctx.deadline = started + spec.poll_deadline_seconds
+    current: Strategy | None = None
+    t0 = started
     try:
         async with asyncio.timeout(spec.poll_deadline_seconds):
             for strategy in strategies:
+                current = strategy
                 t0 = time.monotonic()
                 try:
                     snapshot = await _try(strategy, ctx)
@@ -117,10 +120,17 @@ async def run_pipeline(spec: ProviderSpec, ctx: FetchContext, mode: str = "auto"
                             error.message, (time.monotonic() - t0) * 1000)
                 )
                 errors.append(error)
+                current = None
                 if not strategy.should_fall_back(error):
                     break
     except TimeoutError:
-        errors.append(Timeout(f"{spec.display_name} did not finish within {spec.poll_deadline_seconds:g} s"))
+        late = Timeout(f"{spec.display_name} did not finish within {spec.poll_deadline_seconds:g} s")
+        if current is not None:  # the strategy the deadline cut off is an attempt too
+            outcome.attempts.append(
+                Attempt(current.id, current.kind, current.source_label, False, late.kind, late.message,
+                        (time.monotonic() - t0) * 1000)
+            )
+        errors.append(late)
     outcome.duration_ms = (time.monotonic() - started) * 1000
     if outcome.snapshot is None:
         outcome.error = _pick_error(errors) if errors else NotConfigured(

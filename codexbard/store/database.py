@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
@@ -103,11 +104,20 @@ _HISTORY_STEPPED: Final = (
 _HISTORY_RAW: Final = "SELECT w.t, w.used_percent, w.resets_at" + _HISTORY_WHERE + "ORDER BY w.t"
 
 
-def _json_default(value: object) -> object:
+def _plain(value: object) -> object:
+    """Make attempt records JSON-safe: models and datetimes in their wire form, NaN/inf as null."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
     if isinstance(value, datetime):
         return iso_z(value)
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json", by_alias=True)
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(item) for item in value]
     return str(value)
 
 
@@ -444,7 +454,7 @@ class Store:
         attempts: list[dict[str, object]],
     ) -> None:
         """Append one poll to the log (its strategy attempts as JSON)."""
-        encoded = json.dumps(attempts, default=_json_default, separators=(",", ":"), allow_nan=False)
+        encoded = json.dumps(_plain(attempts), separators=(",", ":"), allow_nan=False)
         async with self._write() as conn:
             await conn.execute(
                 "INSERT INTO poll_log (provider, account, started_at, duration_ms, ok, error_kind, attempts) "
@@ -506,12 +516,15 @@ class Store:
         async with self._write() as conn:
             cursor = await conn.execute(retention.EXPIRE_SAMPLES_SQL, {"cut": cuts.hourly})
             counts["window_samples"] += max(cursor.rowcount, 0)
-            for lo, hi, bucket in (
-                (cuts.hourly, cuts.five_minute, retention.ONE_HOUR),
-                (cuts.five_minute, cuts.raw, retention.FIVE_MINUTES),
-            ):
-                cursor = await conn.execute(retention.DOWNSAMPLE_SQL, {"lo": lo, "hi": hi, "bucket": bucket})
-                counts["window_samples"] += max(cursor.rowcount, 0)
+        for band_lo, band_hi, bucket, width in (
+            (cuts.five_minute, cuts.raw, retention.FIVE_MINUTES, retention.FIVE_MINUTE_SLICE),
+            (cuts.hourly, cuts.five_minute, retention.ONE_HOUR, retention.HOURLY_SLICE),
+        ):
+            for lo, hi in retention.slices(band_lo, band_hi, width):
+                async with self._write() as conn:
+                    cursor = await conn.execute(retention.DOWNSAMPLE_SQL, {"lo": lo, "hi": hi, "bucket": bucket})
+                    counts["window_samples"] += max(cursor.rowcount, 0)
+        async with self._write() as conn:
             cursor = await conn.execute(retention.EMPTY_SERIES_SQL)
             counts["window_series"] += max(cursor.rowcount, 0)
         async with self._write() as conn:

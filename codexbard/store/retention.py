@@ -4,10 +4,17 @@ Bands by age (DESIGN.md): younger than `raw_for` every sample stays; up to `five
 per 5-minute bucket; up to `hourly_until` one per hour; older ones go. Buckets are aligned to the epoch
 and the sample kept is the last one of its bucket inside the band, so running the job twice with the same
 `now` deletes nothing the second time.
+
+The downsampling walks each band in slices (a UTC day of the 5-minute band, ten days of the hourly band,
+about the same number of samples each), one transaction per slice, so a year of history never holds the
+write lock for long: polls keep being recorded while the job runs. Slice edges are multiples of the
+bucket size, so no bucket is split between two transactions.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -16,6 +23,8 @@ from codexbard.store.records import RetentionPolicy, to_epoch
 
 FIVE_MINUTES: Final = 300
 ONE_HOUR: Final = 3600
+FIVE_MINUTE_SLICE: Final = 86400
+HOURLY_SLICE: Final = 10 * 86400
 
 # Delete every sample in [lo, hi) that has a later sample of the same series in the same bucket, also
 # inside [lo, hi). The range on the inner t lets SQLite walk the (series_id, t) primary key.
@@ -54,6 +63,21 @@ class Cuts:
     five_minute: float
     hourly: float
     poll_log: float
+
+
+def slices(lo: float, hi: float, width: int) -> list[tuple[float, float]]:
+    """Split [lo, hi) at the multiples of `width` (epoch-aligned), newest slice first."""
+    if hi <= lo:
+        return []
+    edges = [lo]
+    edge = (math.floor(lo / width) + 1) * width
+    while edge < hi:
+        edges.append(float(edge))
+        edge += width
+    edges.append(hi)
+    pairs = list(itertools.pairwise(edges))
+    pairs.reverse()
+    return pairs
 
 
 def cuts_for(now: datetime, policy: RetentionPolicy) -> Cuts:

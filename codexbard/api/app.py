@@ -1,0 +1,231 @@
+"""The FastAPI application: routes of API.md over the daemon's in-memory state.
+
+No route calls a provider inline except `POST /refresh`, which asks the scheduler and waits. Every
+client error is a JSON `{"error": …}` with a 4xx status; no client input produces a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from codexbard import __version__
+from codexbard.api import render
+from codexbard.api.security import GuardMiddleware, allowed_host_names
+from codexbard.daemon import Daemon
+from codexbard.host.clock import parse_iso
+from codexbard.models import iso_z
+from codexbard.state import AccountState
+
+log = logging.getLogger(__name__)
+
+JSON_TYPE = "application/json"
+
+
+class ClientError(Exception):
+    """A request the API refuses with a 4xx status."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        super().__init__(body.get("error"))
+        self.status = status
+        self.body = body
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode(), status,
+                    media_type=JSON_TYPE)
+
+
+def _parse_time(name: str, value: str) -> datetime:
+    text = value.strip()
+    try:
+        number = float(text)
+    except ValueError:
+        parsed = parse_iso(text)
+        if parsed is None:
+            raise ClientError(400, {"error": f"'{name}' must be ISO 8601 or epoch seconds"}) from None
+        return parsed
+    if not math.isfinite(number) or not 0 <= number < 64_060_588_800:
+        raise ClientError(400, {"error": f"'{name}' is out of range"})
+    return datetime.fromtimestamp(number, tz=UTC)
+
+
+def create_app(daemon: Daemon) -> FastAPI:
+    """Build the app for one daemon."""
+    settings = daemon.runtime.settings
+    app = FastAPI(
+        title="codexbard",
+        version=__version__,
+        summary="How much of every AI coding plan is left, as JSON on localhost.",
+    )
+    token = settings.token.get_secret_value() if settings.token else None
+    app.add_middleware(
+        GuardMiddleware,
+        allowed_hosts=allowed_host_names(settings.host, settings.allowed_hosts),
+        token=token,
+    )
+    registry = daemon.runtime.registry
+    state = daemon.state
+    cache: dict[tuple[Any, ...], tuple[int, int, bytes]] = {}
+
+    @app.exception_handler(ClientError)
+    async def _client_error(request: Request, exc: ClientError) -> Response:
+        return _json(exc.body, exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "path", "body"))
+        return _json({"error": f"invalid parameter '{where}': {first.get('msg', 'invalid')}"}, 400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return _json({"error": str(exc.detail)}, exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error serving %s", request.url.path)
+        return JSONResponse({"error": "internal error"}, 500)
+
+    def unknown_provider(provider_id: str) -> ClientError:
+        return ClientError(400, {"error": f"unknown provider '{provider_id}'", "known": registry.ids()})
+
+    def select(providers: list[str] | None, account: str | None, *, default_enabled: bool) -> list[AccountState]:
+        wanted = [p for p in (providers or []) if p]
+        if not wanted:
+            chosen = state.enabled() if default_enabled else list(state.accounts.values())
+        elif "all" in wanted:
+            chosen = list(state.accounts.values())
+        else:
+            for provider_id in wanted:
+                if provider_id not in registry:
+                    raise unknown_provider(provider_id)
+            chosen = [a for a in state.accounts.values() if a.plan.spec.id in wanted]
+        if account is not None:
+            chosen = [a for a in chosen if a.plan.account == account]
+        return chosen
+
+    def render_usage(accounts: list[AccountState], fmt: str) -> Response:
+        payloads = daemon.payloads(accounts)
+        if fmt == "json":
+            return Response(render.payloads_json(payloads).encode(), media_type=JSON_TYPE)
+        if fmt == "flat":
+            return _json(render.flat(payloads))
+        return Response(render.text(payloads, daemon.runtime.clock.now()), media_type="text/plain; charset=utf-8")
+
+    def check_format(fmt: str) -> str:
+        if fmt not in render.FORMATS:
+            raise ClientError(400, {"error": f"unknown format '{fmt}'", "known": list(render.FORMATS)})
+        return fmt
+
+    @app.get("/usage", summary="Usage of the enabled providers (or the ones asked for)")
+    async def usage(
+        provider: Annotated[list[str] | None, Query(description="provider id, repeatable, or 'all'")] = None,
+        account: Annotated[str | None, Query(description="account label")] = None,
+        format: Annotated[str, Query(description="json, flat or text")] = "json",
+    ) -> Response:
+        check_format(format)
+        key = (tuple(provider or ()), account, format)
+        now_second = int(daemon.runtime.clock.monotonic())
+        hit = cache.get(key)
+        if hit is not None and hit[0] == state.version and hit[1] == now_second:
+            return Response(hit[2], media_type=JSON_TYPE if format != "text" else "text/plain; charset=utf-8")
+        response = render_usage(select(provider, account, default_enabled=True), format)
+        if len(cache) > 256:
+            cache.clear()
+        cache[key] = (state.version, now_second, bytes(response.body))
+        return response
+
+    @app.get("/usage/{provider_id}", summary="One provider's payload")
+    async def usage_one(provider_id: str, account: str | None = None) -> Response:
+        if provider_id not in registry:
+            raise ClientError(404, {"error": f"unknown provider '{provider_id}'", "known": registry.ids()})
+        accounts = state.for_provider(provider_id)
+        if account is not None:
+            accounts = [a for a in accounts if a.plan.account == account]
+            if not accounts:
+                raise ClientError(404, {"error": f"unknown account '{account}' for {provider_id}"})
+        return _json(daemon.payloads(accounts[:1])[0].wire())
+
+    @app.get("/providers", summary="Every registered provider: enabled, strategies, schedule, last error")
+    async def providers() -> Response:
+        return _json([render.provider_info(spec, state.for_provider(spec.id)) for spec in registry])
+
+    @app.get("/status", summary="Service status of the enabled providers that have a status source")
+    async def status() -> Response:
+        out = []
+        seen: set[str] = set()
+        for account in state.enabled():
+            spec = account.plan.spec
+            if spec.status is None or spec.id in seen:
+                continue
+            seen.add(spec.id)
+            info = state.status_for(account)
+            if info is None:
+                continue
+            out.append({"provider": spec.id, **info.wire()})
+        return _json(out)
+
+    @app.get("/health", summary="Liveness; always open, no account data")
+    async def health() -> Response:
+        return _json({
+            "status": "ok",
+            "version": __version__,
+            "uptimeSeconds": round(daemon.uptime(), 1),
+            "providersEnabled": len({a.plan.spec.id for a in state.enabled()}),
+        })
+
+    @app.get("/history", summary="Stored samples of one window")
+    async def history(
+        provider: str | None = None,
+        account: str | None = None,
+        window: str = "primary",
+        since: str | None = None,
+        until: str | None = None,
+        step: str | None = None,
+    ) -> Response:
+        if not provider:
+            raise ClientError(400, {"error": "'provider' is required", "known": registry.ids()})
+        if provider not in registry:
+            raise unknown_provider(provider)
+        now = daemon.runtime.clock.now()
+        end = _parse_time("until", until) if until else now
+        start = _parse_time("since", since) if since else end - timedelta(hours=24)
+        if start > end:
+            raise ClientError(400, {"error": "'since' must not be after 'until'"})
+        step_seconds: int | None = None
+        if step is not None:
+            try:
+                step_seconds = int(step)
+            except ValueError:
+                raise ClientError(400, {"error": "'step' must be a whole number of seconds"}) from None
+            if not 1 <= step_seconds <= 31_536_000:
+                raise ClientError(400, {"error": "'step' must be between 1 and 31536000 seconds"})
+        points: list[dict[str, Any]] = []
+        if daemon.store is not None:
+            samples = await daemon.store.history(provider, account, window, start, end, step_seconds)
+            points = [
+                {"t": iso_z(s.t), "usedPercent": s.used_percent,
+                 "resetsAt": iso_z(s.resets_at) if s.resets_at else None}
+                for s in samples
+            ]
+        return _json({"provider": provider, "account": account, "window": window, "points": points})
+
+    @app.post("/refresh", summary="Poll now (debounced) and return the payloads")
+    async def refresh(
+        provider: Annotated[list[str] | None, Query()] = None,
+        account: str | None = None,
+    ) -> Response:
+        accounts = select(provider, account, default_enabled=True)
+        await daemon.scheduler.refresh([a.plan.key for a in accounts], settings.refresh_timeout_seconds)
+        return Response(render.payloads_json(daemon.payloads(accounts)).encode(), media_type=JSON_TYPE)
+
+    return app

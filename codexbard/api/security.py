@@ -1,0 +1,84 @@
+"""Request guards: the Host-header check (DNS rebinding) and the bearer token on non-loopback binds."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+from collections.abc import Iterable
+from typing import Any, Final
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+LOOPBACK_NAMES: Final = frozenset({"localhost", "127.0.0.1", "::1"})
+OPEN_PATHS: Final = frozenset({"/health", "/"})
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a bind address or name is loopback-only."""
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def host_name(header: str) -> str:
+    """The name part of a Host header (`[::1]:8765` → `::1`, `Example:80` → `example`)."""
+    value = header.strip().lower()
+    if value.startswith("["):
+        end = value.find("]")
+        return value[1:end] if end > 0 else value
+    if value.count(":") == 1:
+        value = value.split(":", 1)[0]
+    return value.rstrip(".")
+
+
+def allowed_host_names(bind: str, extra: Iterable[str]) -> frozenset[str]:
+    """Loopback names always; on a non-loopback bind also the bind address and `allowed_hosts`."""
+    names = set(LOOPBACK_NAMES)
+    if not is_loopback(bind):
+        if bind not in ("0.0.0.0", "::"):
+            names.add(bind.strip("[]").lower())
+        names.update(h.strip().lower() for h in extra if h.strip())
+    return frozenset(names)
+
+
+class GuardMiddleware:
+    """Reject foreign Host headers and, when a token is set, requests without it."""
+
+    def __init__(self, app: ASGIApp, *, allowed_hosts: frozenset[str], token: str | None) -> None:
+        self.app = app
+        self.allowed_hosts = allowed_hosts
+        self.token = token.encode() if token else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        host = b""
+        authorization = b""
+        for name, value in scope["headers"]:
+            if name == b"host":
+                host = value
+            elif name == b"authorization":
+                authorization = value
+        if host_name(host.decode("latin-1")) not in self.allowed_hosts:
+            await _reject(send, 403, {"error": "this Host header is not allowed (DNS rebinding protection)"})
+            return
+        if self.token is not None and scope["path"] not in OPEN_PATHS:
+            scheme, _, given = authorization.partition(b" ")
+            if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self.token):
+                await _reject(send, 401, {"error": "a bearer token is required"},
+                              extra=[(b"www-authenticate", b"Bearer")])
+                return
+        await self.app(scope, receive, send)
+
+
+async def _reject(send: Send, status: int, body: dict[str, Any],
+                  extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    data = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers + (extra or [])})
+    await send({"type": "http.response.body", "body": data})

@@ -1,0 +1,89 @@
+"""The daemon: store, state and scheduler around one runtime, with start and stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from codexbard.models import ProviderPayload
+from codexbard.runtime import Runtime
+from codexbard.scheduler.scheduler import PollScheduler
+from codexbard.state import AccountState, State
+from codexbard.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Daemon:
+    """One running codexbard: what `serve` starts and the HTTP API reads."""
+
+    def __init__(self, runtime: Runtime, store: Store | None, state: State) -> None:
+        self.runtime = runtime
+        self.store = store
+        self.state = state
+        self.started_monotonic = time.monotonic()
+        poller = None
+        if any(p.spec.status is not None and p.spec.status.kind != "link" for p in runtime.plans):
+            from codexbard.status.poller import StatusPoller
+
+            poller = StatusPoller(runtime.http, runtime.clock)
+        self.scheduler = PollScheduler(
+            runtime, state, store, status_poller=poller, max_concurrent=runtime.settings.max_concurrent_polls
+        )
+        self._stopped = False
+
+    @classmethod
+    async def open(cls, runtime: Runtime, *, use_store: bool = True) -> Daemon:
+        """Open the database, detect providers and load the last stored data (marked stale)."""
+        store = await Store.open(runtime.paths.database, clock=runtime.clock) if use_store else None
+        detections = await asyncio.gather(*(asyncio.to_thread(runtime.detect, p) for p in runtime.plans))
+        state = State(AccountState(plan, detection) for plan, detection in zip(runtime.plans, detections, strict=True))
+        if store is not None:
+            for record in await store.load_latest():
+                key = record.provider if record.account is None else f"{record.provider}:{record.account}"
+                account = state.get(key)
+                if account is None:
+                    continue
+                account.snapshot = record.snapshot
+                account.source = record.source
+                account.fetched_at = record.fetched_at
+                account.error = record.error
+                account.last_attempt_at = record.last_attempt_at
+                account.last_success_at = record.last_success_at
+                account.consecutive_failures = record.consecutive_failures
+                account.stale = record.snapshot is not None
+            state.statuses.update(await store.load_statuses())
+        for account in state.accounts.values():
+            log.info("%s: %s (%s)", account.plan.key, "enabled" if account.enabled else "disabled",
+                     account.detection.reason())
+        return cls(runtime, store, state)
+
+    def start(self) -> None:
+        """Start the background jobs (inside the running event loop)."""
+        self.scheduler.start()
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Stop jobs, finish or cancel polls, close the database and the HTTP client."""
+        if self._stopped:
+            return
+        self._stopped = True
+        deadline = time.monotonic() + timeout
+        await self.scheduler.shutdown(timeout=max(0.5, timeout - 1.5))
+        if self.store is not None:
+            try:
+                await asyncio.wait_for(self.store.close(), max(0.2, deadline - time.monotonic()))
+            except Exception as exc:
+                log.error("closing the database failed: %s", exc)
+        await self.runtime.aclose()
+        log.info("stopped")
+
+    def uptime(self) -> float:
+        """Seconds since the daemon was created."""
+        return time.monotonic() - self.started_monotonic
+
+    def payloads(self, accounts: list[AccountState]) -> list[ProviderPayload]:
+        """Build the payloads of some accounts at the current time."""
+        now = self.runtime.clock.now()
+        redact = self.runtime.settings.redact_identity
+        return [a.payload(now, self.state.status_for(a), redact=redact) for a in accounts]

@@ -1,0 +1,185 @@
+"""`codexbard serve`: bind, open the database, start the jobs, serve HTTP, and stop cleanly.
+
+The socket is bound before anything else so that a port in use is reported as one clear line (exit 2)
+instead of a traceback. READY=1 goes to systemd only after the socket listens. SIGTERM/SIGINT stop
+the server, then the jobs and the database within a few seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from codexbard.api.app import create_app
+from codexbard.api.security import is_loopback
+from codexbard.daemon import Daemon
+from codexbard.errors import ConfigError, StoreError
+from codexbard.runtime import Runtime
+
+log = logging.getLogger("codexbard")
+
+_SYSLOG_LEVEL = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6, logging.DEBUG: 7}
+
+
+class _JournalFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        text = f"<{_SYSLOG_LEVEL.get(record.levelno, 6)}>{record.name}: {record.getMessage()}"
+        if record.exc_info and record.levelno >= logging.ERROR:
+            text += "\n" + self.formatException(record.exc_info)
+        return text
+
+
+def setup_logging(level: str, env: Mapping[str, str]) -> None:
+    """Log to stderr; with journald's level prefixes when stderr is the journal."""
+    handler = logging.StreamHandler(sys.stderr)
+    if env.get("JOURNAL_STREAM"):
+        handler.setFormatter(_JournalFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    logging.getLogger("codexbard").setLevel(level.upper())
+    # httpx logs request URLs at info; ours are logged at debug without query strings.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def sd_notify(message: str, env: Mapping[str, str]) -> bool:
+    """Send one sd_notify datagram when running under systemd Type=notify."""
+    address = env.get("NOTIFY_SOCKET")
+    if not address:
+        return False
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            sock.connect(address)
+            sock.sendall(message.encode())
+    except OSError as exc:
+        log.debug("sd_notify failed: %s", exc)
+        return False
+    return True
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Bind and listen, or raise ConfigError with a one-line reason."""
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(f"port {port} on {host} is already in use (set `port` or --port)") from None
+        if exc.errno == errno.EACCES:
+            raise ConfigError(f"not allowed to bind {host}:{port}") from None
+        raise ConfigError(f"cannot bind {host}:{port}: {exc.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+async def _serve(daemon: Daemon, sock: socket.socket, env: Mapping[str, str]) -> None:
+    app = create_app(daemon)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[None]:
+        daemon.start()
+        try:
+            yield
+        finally:
+            await daemon.stop(timeout=4.0)
+
+    app.router.lifespan_context = lifespan
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=1,
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    watchdog = int(env.get("WATCHDOG_USEC", "0") or 0) if env.get("WATCHDOG_USEC", "").isdigit() else 0
+    while not server.started:
+        if task.done():
+            break
+        await asyncio.sleep(0.02)
+    if server.started:
+        host, port = sock.getsockname()[:2]
+        log.info("serving on http://%s:%d", host if ":" not in host else f"[{host}]", port)
+        sd_notify(f"READY=1\nSTATUS=serving on {host}:{port}", env)
+    pinger = asyncio.create_task(_watchdog(watchdog, env)) if server.started and watchdog else None
+    try:
+        await task
+    finally:
+        if pinger is not None:
+            pinger.cancel()
+        sd_notify("STOPPING=1", env)
+
+
+async def _watchdog(usec: int, env: Mapping[str, str]) -> None:
+    while True:
+        sd_notify("WATCHDOG=1", env)
+        await asyncio.sleep(usec / 2e6)
+
+
+def run_serve(env: Mapping[str, str], config: Path | None, host: str | None, port: int | None) -> int:
+    """Run the daemon in the foreground; return the process exit code."""
+    try:
+        runtime = Runtime.load(env, config)
+    except ConfigError as exc:
+        print(f"codexbard: config error: {exc}", file=sys.stderr)
+        return 2
+    settings = runtime.settings
+    if host is not None:
+        settings.host = host
+    if port is not None:
+        settings.port = port
+    setup_logging(settings.log_level, env)
+    if not is_loopback(settings.host) and settings.token is None:
+        print(
+            f"codexbard: config error: binding to {settings.host} exposes your usage data; "
+            "set CODEXBARD_TOKEN (or `token`) to require a bearer token, or bind 127.0.0.1",
+            file=sys.stderr,
+        )
+        return 2
+    if not is_loopback(settings.host):
+        log.warning("listening on %s: every data route requires the bearer token", settings.host)
+    try:
+        sock = bind_socket(settings.host, settings.port)
+    except ConfigError as exc:
+        print(f"codexbard: {exc}", file=sys.stderr)
+        return 2
+
+    async def main() -> int:
+        try:
+            daemon = await Daemon.open(runtime)
+        except StoreError as exc:
+            print(f"codexbard: database error: {exc}", file=sys.stderr)
+            await runtime.aclose()
+            return 1
+        # uvicorn re-raises the signal that stopped it once it has shut down; make that a no-op so
+        # the process exits 0 after a clean stop instead of dying by the default handler.
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: None)
+        await _serve(daemon, sock, env)
+        return 0
+
+    try:
+        return asyncio.run(main())
+    finally:
+        sock.close()
