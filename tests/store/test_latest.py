@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -215,7 +217,7 @@ async def test_unreadable_status_is_skipped(
 
 async def test_concurrent_writers_do_not_interleave_transactions(store: Store) -> None:
     error = FetchError.of("unavailable", "HTTP 503")
-    tasks = []
+    tasks: list[Coroutine[Any, Any, object]] = []
     for i in range(40):
         tasks.append(store.save_success(f"p{i % 5}", None, primary_only(float(i)), "api", NOW + minutes(i)))
         tasks.append(store.save_failure("flaky", None, error, NOW + minutes(i)))
@@ -231,13 +233,14 @@ async def test_a_cancelled_write_leaves_the_store_usable_and_consistent(store: S
     # save finishes before its cancel arrives.
     outcomes: list[str] = []
     turns = 0
-    while "done" not in outcomes and turns < 400:
+    while "done" not in outcomes and turns < 112:
         turns += 1
         provider = f"p{turns}"
         task = asyncio.create_task(store.save_success(provider, None, full_snapshot(), "oauth", NOW))
         for _ in range(turns % 4):
             await asyncio.sleep(0)
-        await asyncio.sleep(turns * 0.00002)
+        # 20 µs steps up to 2 ms, then doubling, so even a slow machine reaches a finished save.
+        await asyncio.sleep(turns * 0.00002 if turns <= 100 else 0.002 * 2 ** (turns - 100))
         task.cancel()
         try:
             await task
