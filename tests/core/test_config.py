@@ -10,6 +10,7 @@ import pytest
 
 from codexbard.config import (
     AccountConfig,
+    Paths,
     ProviderConfig,
     Settings,
     config_path,
@@ -26,7 +27,7 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-def load(path: Path | None = None) -> tuple[Settings, object]:
+def load(path: Path | None = None) -> tuple[Settings, Paths]:
     return load_settings(dict(os.environ), path)
 
 

@@ -358,7 +358,7 @@ def test_write_private_is_atomic_on_failure(tmp_path: Path, monkeypatch: pytest.
     def broken_replace(src: str, dst: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(credentials.os, "replace", broken_replace)
+    monkeypatch.setattr(os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
         write_private(path, b"new")
     assert path.read_bytes() == b"original"
