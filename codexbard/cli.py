@@ -141,14 +141,14 @@ def cmd_providers(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         print(json.dumps(infos, indent=2))
         return EXIT_OK
     for info in infos:
-        mark = "enabled " if info["enabled"] else "disabled"
-        print(f"{info['id']:<12} {mark}  {info['enabledReason']}")
+        print(f"{info['id']:<12} {'enabled' if info['enabled'] else 'disabled'}")
         for strategy in info["strategies"]:
             state = "available" if strategy["available"] else "unavailable"
-            reason = f" - {strategy['reason']}" if strategy["reason"] else ""
-            print(f"    {strategy['id']} ({strategy['sourceLabel']}): {state}{reason}")
-        if not info["enabled"] and info["enableHint"]:
-            print(f"    how to enable: {info['enableHint']}")
+            reason = f": {strategy['reason']}" if strategy["reason"] else ""
+            print(f"    {strategy['id']} ({strategy['sourceLabel']}) {state}{reason}")
+        hint = info["enableHint"]
+        if not info["enabled"] and hint and not any(hint in (s["reason"] or "") for s in info["strategies"]):
+            print(f"    how to enable: {hint}")
     return EXIT_OK
 
 
@@ -254,8 +254,7 @@ def cmd_doctor(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     print()
     for plan in runtime.plans:
         detection = runtime.detect(plan)
-        state = "enabled" if detection.enabled else "disabled"
-        print(f"{plan.key}: {state} ({detection.reason()})")
+        print(f"{plan.key}: {'enabled' if detection.enabled else 'disabled'}")
         for strategy_id, availability in detection.strategies:
             mark = "ok " if availability.ok else "-- "
             print(f"  {mark}{strategy_id}: {availability.reason}")
@@ -265,8 +264,9 @@ def cmd_doctor(args: argparse.Namespace, env: Mapping[str, str]) -> int:
                 print(f"  last success: {iso_z(record.last_success_at)}")
             if record.error is not None:
                 print(f"  last error: {record.error.kind}: {record.error.message}")
-        if not detection.enabled and plan.spec.enable_hint:
-            print(f"  how to enable: {plan.spec.enable_hint}")
+        hint = plan.spec.enable_hint
+        if not detection.enabled and hint and not any(hint in a.reason for _, a in detection.strategies):
+            print(f"  how to enable: {hint}")
     asyncio.run(runtime.aclose())
     return EXIT_OK
 
@@ -372,10 +372,10 @@ def _config_set(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     except Exception as exc:
         from pydantic import ValidationError
 
-        from codexbard.config import _format_validation
+        from codexbard.config import format_validation
 
         if isinstance(exc, ValidationError):
-            raise CliError(f"not saved: {_format_validation(exc, str(path))}", EXIT_USAGE) from None
+            raise CliError(f"not saved: {format_validation(exc, str(path))}", EXIT_USAGE) from None
         raise
     _write_atomic(path, new_text.encode("utf-8"))
     print(f"set {args.key} in {path}")

@@ -11,12 +11,19 @@ import re
 import sys
 import tomllib
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from codexbard.errors import ConfigError
 from codexbard.host.files import HomeFiles
@@ -24,6 +31,19 @@ from codexbard.host.files import HomeFiles
 log = logging.getLogger(__name__)
 
 ACCOUNT_LABEL = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+# The environment `load_settings` was given; read instead of os.environ so callers (and tests) decide.
+_ENVIRONMENT: ContextVar[Mapping[str, str] | None] = ContextVar("codexbard_environment", default=None)
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """pydantic-settings' env source over an explicit mapping instead of os.environ."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        env = _ENVIRONMENT.get()
+        if env is None:
+            return super()._load_env_vars()
+        return {k.lower(): v for k, v in env.items() if v != "" or not self.env_ignore_empty}
 
 
 class _Table(BaseModel):
@@ -132,7 +152,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Env vars over the TOML file (passed as init values) over defaults."""
-        return (env_settings, init_settings)
+        return (_MappingEnvSource(settings_cls), init_settings)
 
     @field_validator("upstream_overrides")
     @classmethod
@@ -185,9 +205,23 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return ".".join(parts)
 
 
-def _format_validation(error: ValidationError, origin: str) -> str:
+def _in_file(data: Mapping[str, Any] | None, loc: tuple[int | str, ...]) -> bool:
+    node: Any = data
+    for part in loc:
+        by_key = isinstance(node, Mapping) and isinstance(part, str) and part in node
+        by_index = isinstance(node, list) and isinstance(part, int) and part < len(node)
+        if not (by_key or by_index):
+            return False
+        node = node[part]
+    return True
+
+
+def format_validation(error: ValidationError, origin: str, data: Mapping[str, Any] | None = None) -> str:
     first = error.errors()[0]
     key = _location(tuple(first["loc"]))
+    where = tuple(first["loc"])[:-1] if first["type"] == "missing" else tuple(first["loc"])
+    if data is not None and not _in_file(data, where):
+        origin = "environment (CODEXBARD_" + "__".join(str(p).upper() for p in first["loc"]) + ")"
     if first["type"] == "extra_forbidden":
         return f"{origin}: unknown key '{key}'"
     value = first.get("input")
@@ -216,11 +250,14 @@ def load_settings(env: Mapping[str, str], path: Path | None = None) -> tuple[Set
     """Load settings from the file at `path` (default location if None) and the environment."""
     file_path = path or config_path(env)
     data = read_config_file(file_path)
+    token = _ENVIRONMENT.set(env)
     try:
         settings = Settings(**data)
     except ValidationError as exc:
-        raise ConfigError(_format_validation(exc, str(file_path))) from None
+        raise ConfigError(format_validation(exc, str(file_path), data)) from None
     except SettingsError as exc:  # a CODEXBARD_* variable that is not valid JSON where JSON is expected
         raise ConfigError(f"environment: {exc}") from None
+    finally:
+        _ENVIRONMENT.reset(token)
     data_dir = HomeFiles(env).expand(settings.data_dir) if settings.data_dir else default_data_dir(env)
     return settings, Paths(config_file=file_path, config_dir=file_path.parent, data_dir=data_dir)

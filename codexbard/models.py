@@ -39,7 +39,7 @@ class WireModel(BaseModel):
         populate_by_name=True,
         frozen=True,
         extra="ignore",
-        ser_json_inf_nan="null",
+        allow_inf_nan=False,  # a NaN or infinite number from an upstream is a parse error, never stored
     )
 
     def wire(self) -> dict[str, Any]:

@@ -12,10 +12,13 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from pydantic import ValidationError
+
 from codexbard.errors import (
     CliMissing,
     Internal,
     NotConfigured,
+    ParseError,
     ProviderError,
     Timeout,
 )
@@ -104,6 +107,11 @@ async def run_pipeline(spec: ProviderSpec, ctx: FetchContext, mode: str = "auto"
                     error: ProviderError = exc
                 except (TimeoutError, asyncio.CancelledError):
                     raise
+                except ValidationError:
+                    # The strategy built a model from values it cannot hold (NaN, wrong types): the
+                    # upstream sent something we cannot read.
+                    log.debug("%s/%s produced an invalid snapshot", spec.id, strategy.id, exc_info=True)
+                    error = ParseError(f"{spec.display_name} answered with values codexbard cannot read")
                 except Exception as exc:  # a bug in a strategy must not take the daemon down
                     log.debug("%s/%s raised unexpectedly", spec.id, strategy.id, exc_info=True)
                     error = Internal(f"unexpected error in {spec.id} {strategy.id}: {type(exc).__name__}")

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from codexbard.models import NamedWindow, RateWindow, UsageSnapshot, WindowValue
 from codexbard.store import Sample, Store
@@ -99,19 +100,27 @@ async def test_missing_window_writes_no_sample(store: Store, db_path: Path) -> N
     assert names == [("primary",)]
 
 
-async def test_non_finite_used_percent_is_not_sampled_and_does_not_crash_loading(
-    store: Store, caplog: pytest.LogCaptureFixture
+def test_non_finite_used_percent_cannot_reach_the_store() -> None:
+    with pytest.raises(ValidationError):
+        RateWindow(used_percent=math.nan)
+    with pytest.raises(ValidationError):
+        RateWindow(used_percent=math.inf)
+
+
+async def test_an_unreadable_latest_row_is_skipped_and_kept(
+    store: Store, db_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    snapshot = UsageSnapshot(
-        primary=RateWindow(used_percent=math.nan), secondary=RateWindow(used_percent=7.0)
-    )
-    await store.save_success("codex", None, snapshot, "oauth", NOW)
+    await store.save_success("codex", None, primary_only(3.0), "oauth", NOW)
     await store.save_success("claude", None, primary_only(1.0), "oauth", NOW)
-    assert await store.history("codex", None, "primary", DAY_AGO, NOW) == []
-    assert [s.used_percent for s in await store.history("codex", None, "secondary", DAY_AGO, NOW)] == [7.0]
-    # The models serialize NaN as null, which a required float cannot read back: the row is skipped.
+    conn = sqlite3.connect(db_path)
+    conn.execute("UPDATE latest SET snapshot = '{\"primary\": {\"usedPercent\": null}}' WHERE provider = 'codex'")
+    conn.commit()
+    conn.close()
     assert [r.provider for r in await store.load_latest()] == ["claude"]
     assert "unreadable latest row of codex" in caplog.text
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("SELECT count(*) FROM latest").fetchone() == (2,)  # kept, not deleted
+    conn.close()
 
 
 async def test_duplicate_extra_ids_keep_the_first(store: Store) -> None:
