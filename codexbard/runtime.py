@@ -6,6 +6,7 @@ Both the daemon and the one-shot CLI commands build one `Runtime`; it hands each
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -63,7 +64,7 @@ class Runtime:
         self.clock = clock or Clock()
         self.http = http or HttpClient(overrides=self._overrides(), clock=self.clock)
         if secret_store is None:
-            secret_store, self.secret_store_note = select_secret_store(paths.config_dir)
+            secret_store, self.secret_store_note = select_secret_store(paths.config_dir, self.env)
         else:
             self.secret_store_note = secret_store.name
         self.secret_store = secret_store
@@ -120,6 +121,24 @@ class Runtime:
         if plan.enabled_setting is not None:
             return Detection(plan.enabled_setting, True, results)
         return Detection(any(a.ok for _, a in results), False, results)
+
+    def credential_fingerprint(self, plan: AccountPlan) -> str:
+        """A digest of what an account's credentials look like now (never the secrets themselves).
+
+        It changes when a strategy's availability changes, or when the config file or the secrets
+        file is rewritten (`codexbard config set-secret`), so a daemon waiting out an auth failure
+        can try again at once instead of in an hour.
+        """
+        digest = hashlib.sha256()
+        for strategy_id, availability in self.detect(plan).strategies:
+            digest.update(f"{strategy_id}\0{availability.ok}\0{availability.reason}\0".encode())
+        for path in (self.paths.config_file, self.paths.config_dir / "secrets.toml"):
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            digest.update(f"{path}\0{stat.st_mtime_ns}\0{stat.st_size}\0".encode())
+        return digest.hexdigest()
 
     async def fetch(self, plan: AccountPlan, mode: str | None = None) -> FetchOutcome:
         """Run the fetch pipeline for one account."""

@@ -108,6 +108,7 @@ async def _serve(daemon: Daemon, sock: socket.socket, env: Mapping[str, str]) ->
         log_config=None,
         access_log=False,
         lifespan="on",
+        ws="none",  # no websocket routes; skips importing a websocket implementation
         timeout_graceful_shutdown=1,
         server_header=False,
     )

@@ -40,6 +40,7 @@ class AccountState:
     next_run_at: datetime | None = None
     attempts: list[Attempt] = field(default_factory=list)
     rate_limited_until: datetime | None = None
+    credential_fingerprint: str | None = None  # taken when a poll fails for want of credentials
 
     @property
     def enabled(self) -> bool:

@@ -12,14 +12,13 @@ import concurrent.futures
 import logging
 import os
 import stat
+import sys
 import tempfile
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Protocol
-
-import tomlkit
 
 from codexbard.host.files import HomeFiles
 
@@ -144,10 +143,7 @@ class FileSecretStore:
         if problem and self.path.exists():
             raise OSError(problem)
         values[user] = value
-        doc = tomlkit.document()
-        for key in sorted(values):
-            doc[key] = values[key]
-        write_private(self.path, tomlkit.dumps(doc).encode("utf-8"))
+        self._write(values)
 
     def delete(self, user: str) -> bool:
         """Remove a value."""
@@ -155,11 +151,16 @@ class FileSecretStore:
         if user not in values:
             return False
         del values[user]
+        self._write(values)
+        return True
+
+    def _write(self, values: dict[str, str]) -> None:
+        import tomlkit  # only the CLI writes secrets; keep the daemon's memory small
+
         doc = tomlkit.document()
         for key in sorted(values):
             doc[key] = values[key]
         write_private(self.path, tomlkit.dumps(doc).encode("utf-8"))
-        return True
 
 
 class MemorySecretStore:
@@ -225,9 +226,22 @@ class KeyringStore:
         return True
 
 
-def select_secret_store(config_dir: Path) -> tuple[SecretStore, str]:
+def _no_session_bus(env: Mapping[str, str]) -> bool:
+    """On Linux, Secret Service and KWallet need a D-Bus session bus; without one keyring cannot work."""
+    if not sys.platform.startswith("linux") or env.get("PYTHON_KEYRING_BACKEND"):
+        return False
+    if env.get("DBUS_SESSION_BUS_ADDRESS"):
+        return False
+    runtime_dir = env.get("XDG_RUNTIME_DIR")
+    return not (runtime_dir and os.path.exists(os.path.join(runtime_dir, "bus")))
+
+
+def select_secret_store(config_dir: Path, env: Mapping[str, str] | None = None) -> tuple[SecretStore, str]:
     """Pick the keyring when its backend is secure, else `secrets.toml`; return the store and why."""
     file_store = FileSecretStore(config_dir / "secrets.toml")
+    if env is not None and _no_session_bus(env):
+        # Probing would only import the D-Bus backends (several MB) to find them unusable.
+        return file_store, f"no D-Bus session bus, so no keyring; using {file_store.path}"
     try:
         import keyring
 

@@ -32,7 +32,9 @@ log = logging.getLogger(__name__)
 
 REFRESH_DEBOUNCE_SECONDS: Final = 10.0
 STAGGER_SECONDS: Final = 0.25
-DETECT_INTERVAL_SECONDS: Final = 300
+DETECT_INTERVAL_SECONDS: Final = 60
+# Failures that wait for the user to fix credentials or setup (re-checked hourly, or when they change).
+CREDENTIAL_KINDS: Final = frozenset({"auth_required", "not_configured", "cli_missing", "unsupported"})
 RETENTION_INTERVAL_SECONDS: Final = 3600
 SHUTDOWN_GRACE_SECONDS: Final = 2.0
 
@@ -178,10 +180,17 @@ class PollScheduler:
         log.debug("retention: %s", counts)
 
     async def _detect_job(self) -> None:
-        """Pick up credentials that appeared since start (a key set with `config set-secret`)."""
+        """Pick up credentials that appeared or changed since start (a key set with `config set-secret`)."""
         now = self.clock.now()
         changed = False
         for account in self.state.accounts.values():
+            if account.enabled and account.error is not None and account.error.kind in CREDENTIAL_KINDS:
+                fingerprint = await asyncio.to_thread(self.runtime.credential_fingerprint, account.plan)
+                if account.credential_fingerprint is not None and fingerprint != account.credential_fingerprint:
+                    log.info("%s: credentials changed; polling now", account.plan.key)
+                    account.credential_fingerprint = fingerprint
+                    self._reschedule(account, now)
+                continue
             if account.enabled or account.plan.enabled_setting is not None:
                 continue
             detection = await asyncio.to_thread(self.runtime.detect, account.plan)
@@ -266,6 +275,9 @@ class PollScheduler:
             )
             if error.kind == "rate_limited":
                 account.rate_limited_until = now + timedelta(seconds=delay)
+            if error.kind in CREDENTIAL_KINDS:
+                account.credential_fingerprint = await asyncio.to_thread(
+                    self.runtime.credential_fingerprint, plan)
             level = logging.INFO if error.kind != previous_error else logging.DEBUG
             log.log(level, "%s: %s: %s (next try in %.0f s)", key, error.kind, error.message, delay)
             if self.store is not None:

@@ -443,3 +443,22 @@ def test_keyring_that_hangs_is_given_up(monkeypatch: pytest.MonkeyPatch, release
     assert problem == "keyring unavailable: OSError: the keyring did not answer within 0.1 s (locked?)"
     with pytest.raises(OSError):
         store.set("zai:api_key", "x")
+
+
+def test_no_session_bus_skips_the_keyring_entirely(tmp_path: Path) -> None:
+    from codexbard.host.credentials import FileSecretStore, select_secret_store
+
+    store, note = select_secret_store(tmp_path, {"HOME": str(tmp_path)})
+    assert isinstance(store, FileSecretStore)
+    assert note == f"no D-Bus session bus, so no keyring; using {tmp_path / 'secrets.toml'}"
+
+
+def test_a_session_bus_means_the_keyring_is_probed(tmp_path: Path) -> None:
+    from codexbard.host.credentials import FileSecretStore, select_secret_store
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "bus").touch()
+    env = {"XDG_RUNTIME_DIR": str(tmp_path / "run"), "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+    store, note = select_secret_store(tmp_path, env)
+    assert isinstance(store, FileSecretStore)
+    assert note.startswith("keyring backend keyring.backends.null.Keyring is not a secure store")

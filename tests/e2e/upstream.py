@@ -12,6 +12,12 @@ from typing import Any
 Route = Callable[["FakeUpstream", BaseHTTPRequestHandler], tuple[int, dict[str, str], bytes]]
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default backlog of 5 drops SYNs when 20 clients connect at once (1 s retry).
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class FakeUpstream:
     """Serves canned responses by path; records every request (method, path, headers)."""
 
@@ -46,8 +52,7 @@ class FakeUpstream:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         self.base = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)

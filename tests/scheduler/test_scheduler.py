@@ -223,3 +223,21 @@ async def test_status_job_stores_results(tmp_path: Path) -> None:
     assert list(poller.seen) == ["alpha"]  # link-only sources are never polled
     assert state.statuses == {"alpha": status}
     assert store.calls[0][0] == "save_status"
+
+
+async def test_changed_credentials_end_an_auth_backoff_at_once(tmp_path: Path) -> None:
+    strategy = ScriptedStrategy([AuthRequired("key rejected (HTTP 401)"), snapshot(9.0)])
+    scheduler, state = build(tmp_path, {"alpha": strategy})
+    scheduler.start()
+    await scheduler.poll("alpha")
+    account = state.get("alpha")
+    assert account is not None and account.error is not None and account.next_run_at is not None
+    assert account.last_attempt_at is not None
+    assert (account.next_run_at - account.last_attempt_at) == timedelta(seconds=3600)
+    await scheduler._detect_job()  # nothing changed: the hour-long wait stands
+    assert (account.next_run_at - account.last_attempt_at) == timedelta(seconds=3600)
+    secrets = scheduler.runtime.paths.config_dir / "secrets.toml"
+    secrets.write_text('"alpha:api_key" = "new"\n')  # what `codexbard config set-secret` rewrites
+    await scheduler._detect_job()
+    assert account.next_run_at <= datetime.now(account.next_run_at.tzinfo) + timedelta(seconds=1)
+    await scheduler.shutdown(timeout=1)
