@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from codexbard.errors import ProviderError
+from codexbard.errors import NotConfigured, ProviderError
 from codexbard.host.clock import Clock
-from codexbard.host.credentials import CredentialResolver
+from codexbard.host.credentials import CredentialResolver, Secret, SecretLookup
 from codexbard.host.files import HomeFiles
 from codexbard.host.http import HttpClient
 from codexbard.host.process import ProcessRunner
@@ -124,6 +124,36 @@ class Strategy(ABC):
     def should_fall_back(self, error: ProviderError) -> bool:
         """Whether the runner should try the next strategy after `error` (STYLE.md defaults)."""
         return error.falls_through
+
+
+class ApiKeyStrategy(Strategy):
+    """A strategy that needs one API key: available when the key is found; `require_key` in fetch."""
+
+    id: ClassVar[str] = "api"
+    kind: ClassVar[StrategyKind] = "api"
+    source_label: ClassVar[str] = "api"
+
+    @abstractmethod
+    def lookup(self, ctx: FetchContext) -> SecretLookup:
+        """Look the key up (no network)."""
+
+    @abstractmethod
+    def missing_message(self, ctx: FetchContext, lookup: SecretLookup) -> str:
+        """The not_configured message: where the lookup searched and how to fix it."""
+
+    def available(self, ctx: FetchContext) -> Availability:
+        """Available when the key is found; the reason names where (never the value)."""
+        lookup = self.lookup(ctx)
+        if lookup.secret is None:
+            return Availability.no(self.missing_message(ctx, lookup))
+        return Availability.yes(f"API key from {lookup.secret.origin}")
+
+    def require_key(self, ctx: FetchContext) -> Secret:
+        """Return the key, or raise NotConfigured saying where the lookup searched."""
+        lookup = self.lookup(ctx)
+        if lookup.secret is None:
+            raise NotConfigured(self.missing_message(ctx, lookup))
+        return lookup.secret
 
 
 @dataclass(frozen=True)

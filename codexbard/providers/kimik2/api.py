@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from codexbard.errors import AuthRequired, NotConfigured, ProviderError, RateLimited, Unavailable
-from codexbard.host.credentials import Secret, SecretLookup
+from codexbard.errors import AuthRequired, ProviderError, RateLimited, Unavailable
+from codexbard.host.credentials import SecretLookup
 from codexbard.host.http import HttpResponse
 from codexbard.host.redact import scrub, summarize
 from codexbard.models import UsageSnapshot
-from codexbard.providers.base import Availability, FetchContext, Strategy
+from codexbard.providers.base import ApiKeyStrategy, FetchContext
 from codexbard.providers.kimik2.const import (
     CREDITS_URL,
     ENABLE_HINT,
@@ -19,8 +19,8 @@ from codexbard.providers.kimik2.const import (
 from codexbard.providers.kimik2.parse import parse_credits
 
 
-def find_key(ctx: FetchContext) -> tuple[Secret | None, str]:
-    """Find the API key; return it (or None) and a description of where the search looked.
+def find_key(ctx: FetchContext) -> SecretLookup:
+    """Find the API key; the lookup says where the search looked.
 
     Order: env KIMI_K2_API_KEY → secret store → config `api_key`; then, only when the provider was
     enabled explicitly, the generic env KIMI_API_KEY and KIMI_KEY (a default account only, like every
@@ -28,40 +28,31 @@ def find_key(ctx: FetchContext) -> tuple[Secret | None, str]:
     """
     own: SecretLookup = ctx.credentials.secret("api_key", env_vars=OWN_ENV_VARS)
     if own.secret is not None or not ctx.explicitly_enabled or ctx.account is not None:
-        return own.secret, own.where()
+        return own
     for name in FALLBACK_ENV_VARS:
         own.searched.append(f"env {name}")
         # The resolver re-checks the config key too; it was found empty above, so only env can answer.
         generic = ctx.credentials.secret("api_key", env_vars=(name,), use_store=False)
         if generic.secret is not None:
-            return generic.secret, own.where()
-    return None, own.where()
+            own.secret = generic.secret
+            return own
+    return own
 
 
-def _missing_message(where: str) -> str:
-    return f"Missing Kimi K2 API key (looked in {where}). {ENABLE_HINT}."
-
-
-class KimiK2ApiStrategy(Strategy):
+class KimiK2ApiStrategy(ApiKeyStrategy):
     """Read the credit balance with an API key (`Authorization: Bearer`)."""
 
-    id = "api"
-    kind = "api"
-    source_label = "api"
+    def lookup(self, ctx: FetchContext) -> SecretLookup:
+        """Its own key first; the generic Kimi variables only when enabled explicitly."""
+        return find_key(ctx)
 
-    def available(self, ctx: FetchContext) -> Availability:
-        """Available when a key is found (generic Kimi variables only when enabled explicitly)."""
-        secret, where = find_key(ctx)
-        if secret is None:
-            return Availability.no(_missing_message(where))
-        return Availability.yes(f"API key from {secret.origin}")
+    def missing_message(self, ctx: FetchContext, lookup: SecretLookup) -> str:
+        """Where the lookup searched and how to enable Kimi K2."""
+        return f"Missing Kimi K2 API key (looked in {lookup.where()}). {ENABLE_HINT}."
 
     async def fetch(self, ctx: FetchContext) -> UsageSnapshot:
         """GET the credits endpoint and parse it."""
-        secret, where = find_key(ctx)
-        if secret is None:
-            raise NotConfigured(_missing_message(where))
-        key = secret.reveal().strip()
+        key = self.require_key(ctx).reveal().strip()
         response = await ctx.http.get(
             CREDITS_URL,
             service=SERVICE,

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from codexbard.errors import NotConfigured, ParseError, ProviderError, Timeout
 from codexbard.host.credentials import Secret, SecretLookup
 from codexbard.models import UsageSnapshot
-from codexbard.providers.base import Availability, FetchContext, Strategy
+from codexbard.providers.base import ApiKeyStrategy, FetchContext
 from codexbard.providers.openrouter.const import (
     CREDITS_PATH,
     CREDITS_TIMEOUT,
@@ -125,26 +125,20 @@ async def fetch_key(ctx: FetchContext, base: str, key: Secret) -> KeyResult:
     return parse_key(payload)
 
 
-class OpenRouterApi(Strategy):
+class OpenRouterApi(ApiKeyStrategy):
     """Read the credit balance and, when available, the key's spending cap with an API key."""
 
-    id = "api"
-    kind = "api"
-    source_label = "api"
+    def lookup(self, ctx: FetchContext) -> SecretLookup:
+        """OPENROUTER_API_KEY, the secret store, then config `api_key`."""
+        return lookup_key(ctx)
 
-    def available(self, ctx: FetchContext) -> Availability:
-        """Available when an API key is found (no network)."""
-        lookup = lookup_key(ctx)
-        if lookup.secret is None:
-            return Availability.no(missing_key_message(lookup))
-        return Availability.yes(f"API key from {lookup.secret.origin}")
+    def missing_message(self, ctx: FetchContext, lookup: SecretLookup) -> str:
+        """Where the lookup searched and how to enable OpenRouter."""
+        return missing_key_message(lookup)
 
     async def fetch(self, ctx: FetchContext) -> UsageSnapshot:
         """Fetch `/credits` and `/key` concurrently; only `/credits` can fail the fetch."""
-        lookup = lookup_key(ctx)
-        if lookup.secret is None:
-            raise NotConfigured(missing_key_message(lookup))
-        key = lookup.secret
+        key = self.require_key(ctx)
         base = resolve_base_url(ctx.env)
         headers = credits_headers(ctx.env, key)
         key_task = asyncio.create_task(fetch_key(ctx, base, key))

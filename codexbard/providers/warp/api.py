@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from codexbard.errors import NotConfigured
 from codexbard.host.credentials import Secret, SecretLookup
 from codexbard.models import UsageSnapshot
-from codexbard.providers.base import Availability, FetchContext, Strategy
+from codexbard.providers.base import ApiKeyStrategy, FetchContext
 from codexbard.providers.warp.const import (
     CLIENT_ID,
     ENABLE_HINT,
@@ -64,26 +63,20 @@ def missing_key_message(lookup: SecretLookup) -> str:
     return f"Missing Warp API key (looked in {lookup.where()}). {ENABLE_HINT}"
 
 
-class WarpApi(Strategy):
+class WarpApi(ApiKeyStrategy):
     """Read Warp AI credits and add-on grants with an API key."""
 
-    id = "api"
-    kind = "api"
-    source_label = "api"
+    def lookup(self, ctx: FetchContext) -> SecretLookup:
+        """WARP_API_KEY, WARP_TOKEN, the secret store, then config `api_key`."""
+        return lookup_key(ctx)
 
-    def available(self, ctx: FetchContext) -> Availability:
-        """Available when an API key is found (no network)."""
-        lookup = lookup_key(ctx)
-        if lookup.secret is None:
-            return Availability.no(missing_key_message(lookup))
-        return Availability.yes(f"API key from {lookup.secret.origin}")
+    def missing_message(self, ctx: FetchContext, lookup: SecretLookup) -> str:
+        """Where the lookup searched and how to enable Warp."""
+        return missing_key_message(lookup)
 
     async def fetch(self, ctx: FetchContext) -> UsageSnapshot:
         """POST the query and parse the answer; error bodies are summarized with the key scrubbed."""
-        lookup = lookup_key(ctx)
-        if lookup.secret is None:
-            raise NotConfigured(missing_key_message(lookup))
-        key = lookup.secret
+        key = self.require_key(ctx)
         response = await ctx.http.post(
             GRAPHQL_URL,
             service=SERVICE,

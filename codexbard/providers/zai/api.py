@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from codexbard.errors import AuthRequired, NotConfigured, ProviderError
 from codexbard.host.credentials import SecretLookup
 from codexbard.models import Credits, UsageSnapshot
-from codexbard.providers.base import Availability, FetchContext, Strategy, StrategyKind
+from codexbard.providers.base import ApiKeyStrategy, FetchContext
 from codexbard.providers.zai.const import (
     BALANCE_SERVICE,
     BALANCE_TIMEOUT,
@@ -206,37 +205,31 @@ def settings_of(ctx: FetchContext) -> FetchSettings:
     return FetchSettings(region=region, team=team, quota_url=url, balance_url=balance)
 
 
-class ZaiApiStrategy(Strategy):
+class ZaiApiStrategy(ApiKeyStrategy):
     """Read the GLM Coding Plan quota with an API key."""
-
-    id: ClassVar[str] = "api"
-    kind: ClassVar[StrategyKind] = "api"
-    source_label: ClassVar[str] = "api"
 
     def _region_for_lookup(self, ctx: FetchContext) -> str:
         region = ctx.option("region", REGION_GLOBAL)
         return region if region in REGIONS else REGION_GLOBAL
 
-    def available(self, ctx: FetchContext) -> Availability:
-        """Available when an API key is found for the configured region."""
-        region = self._region_for_lookup(ctx)
-        lookup = lookup_key(ctx, region)
-        if lookup.secret is None:
-            return Availability.no(_missing_key_message(lookup, region))
-        return Availability.yes(f"API key from {lookup.secret.origin}")
+    def lookup(self, ctx: FetchContext) -> SecretLookup:
+        """The key for the configured region (bigmodel-cn also reads other tools' key files)."""
+        return lookup_key(ctx, self._region_for_lookup(ctx))
+
+    def missing_message(self, ctx: FetchContext, lookup: SecretLookup) -> str:
+        """Where the lookup searched and how to enable z.ai."""
+        return _missing_key_message(lookup, self._region_for_lookup(ctx))
 
     async def fetch(self, ctx: FetchContext) -> UsageSnapshot:
         """Fetch the quota (required) and, for bigmodel-cn, the account balance (optional)."""
         settings = settings_of(ctx)
-        lookup = lookup_key(ctx, settings.region)
-        if lookup.secret is None:
-            raise NotConfigured(_missing_key_message(lookup, settings.region))
-        token = lookup.secret.reveal()
+        secret = self.require_key(ctx)
+        token = secret.reveal()
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         if settings.team is not None:
             headers[ORG_HEADER] = settings.team.organization
             headers[PROJECT_HEADER] = settings.team.project
-        hint = f"; check the API key from {lookup.secret.origin}"
+        hint = f"; check the API key from {secret.origin}"
         try:
             response = await ctx.http.get(
                 settings.quota_url,
