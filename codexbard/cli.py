@@ -22,9 +22,10 @@ from pydantic import SecretStr
 
 from codexbard import __version__
 from codexbard.api import render
-from codexbard.config import Settings
+from codexbard.config import ACCOUNT_LABEL, Settings
 from codexbard.errors import ConfigError, StoreError
 from codexbard.host.credentials import entry_name, write_private
+from codexbard.host.files import HomeFiles
 from codexbard.models import ProviderStatus, iso_z
 from codexbard.providers.registry import AccountPlan, plan_accounts
 from codexbard.runtime import Runtime
@@ -47,23 +48,28 @@ def _err(message: str) -> None:
     print(f"codexbard: {message}", file=sys.stderr)
 
 
+def _config_arg(env: Mapping[str, str], config: str | None) -> Path | None:
+    """The --config path, with `~` expanded against the given environment's HOME."""
+    return HomeFiles(env).expand(config) if config else None
+
+
 def _load(env: Mapping[str, str], config: str | None) -> Runtime:
     try:
-        return Runtime.load(env, Path(config).expanduser() if config else None)
+        return Runtime.load(env, _config_arg(env, config))
     except ConfigError as exc:
         raise CliError(f"config error: {exc}", EXIT_USAGE) from None
 
 
 def _select_plans(runtime: Runtime, providers: Sequence[str] | None, account: str | None) -> list[AccountPlan]:
     ids = runtime.registry.ids()
+    for provider_id in providers or ():
+        if provider_id != "all" and provider_id not in runtime.registry:
+            raise CliError(f"unknown provider '{provider_id}' (known: {', '.join(ids)})", EXIT_USAGE)
     if not providers:
         plans = [p for p in runtime.plans if runtime.detect(p).enabled]
     elif "all" in providers:
         plans = list(runtime.plans)
     else:
-        for provider_id in providers:
-            if provider_id not in runtime.registry:
-                raise CliError(f"unknown provider '{provider_id}' (known: {', '.join(ids)})", EXIT_USAGE)
         plans = [p for p in runtime.plans if p.spec.id in providers]
     if account is not None:
         plans = [p for p in plans if p.account == account]
@@ -99,15 +105,22 @@ def cmd_usage(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         _err("no provider is enabled; run `codexbard providers` to see what each one needs")
 
     async def run() -> tuple[list[AccountState], dict[str, ProviderStatus]]:
+        # Like GET /usage: a requested provider that is not enabled is reported, not fetched.
+        accounts = [AccountState(p, runtime.detect(p)) for p in plans]
         try:
-            outcomes = await asyncio.gather(*(runtime.fetch(p, args.source) for p in plans))
+            outcomes = await asyncio.gather(*(runtime.fetch(a.plan, args.source) for a in accounts if a.enabled))
             statuses = await _statuses(runtime, plans) if args.status else {}
         finally:
             await runtime.aclose()
         states = []
         now = runtime.clock.now()
-        for plan, outcome in zip(plans, outcomes, strict=True):
-            account = AccountState(plan, runtime.detect(plan))
+        fetched = iter(outcomes)
+        for account in accounts:
+            if not account.enabled:
+                account.error = account.disabled_error()
+                states.append(account)
+                continue
+            outcome = next(fetched)
             account.snapshot = outcome.snapshot
             account.source = outcome.source
             account.fetched_at = now if outcome.snapshot is not None else None
@@ -187,15 +200,17 @@ def cmd_history(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     runtime = _load(env, args.config)
     if args.provider not in runtime.registry:
         raise CliError(f"unknown provider '{args.provider}' (known: {', '.join(runtime.registry.ids())})", EXIT_USAGE)
-    database = runtime.paths.database
-    if not database.exists():
-        raise CliError(f"no database at {database} yet (start `codexbard serve` first)")
+    if args.step is not None and args.step < 1:
+        raise CliError("--step must be at least 1 (seconds)", EXIT_USAGE)
     now = runtime.clock.now()
     try:
         until = _parse_time("until", args.until) if args.until else now
         since = _parse_time("since", args.since) if args.since else until - timedelta(hours=24)
     except ClientError as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
+    database = runtime.paths.database
+    if not database.exists():
+        raise CliError(f"no database at {database} yet (start `codexbard serve` first)")
 
     async def run() -> list[Any]:
         store = await Store.open(database, clock=runtime.clock)
@@ -320,7 +335,7 @@ def _toml_value(text: str) -> Any:
 def cmd_config(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """`config path|show|set|set-secret`."""
     if args.config_command == "path":
-        runtime_path = Path(args.config).expanduser() if args.config else None
+        runtime_path = _config_arg(env, args.config)
         from codexbard.config import config_path
 
         print(runtime_path or config_path(env))
@@ -340,7 +355,7 @@ def cmd_config(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 def _config_set(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from codexbard.config import config_path
 
-    path = Path(args.config).expanduser() if args.config else config_path(env)
+    path = _config_arg(env, args.config) or config_path(env)
     keys = _key_path(args.key)
     if keys[-1] in _SECRET_KEYS:
         raise CliError(
@@ -362,6 +377,10 @@ def _config_set(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             raise CliError(f"'{name}' in {args.key} is not a table", EXIT_USAGE)
     node[keys[-1]] = _toml_value(args.value)
     new_text = tomlkit.dumps(document)
+    from codexbard.config import _ENVIRONMENT
+
+    # Validate what the file will hold on its own: neither os.environ nor CODEXBARD_* variables count.
+    token = _ENVIRONMENT.set({})
     try:
         settings = Settings(**tomllib.loads(new_text))
         from codexbard.providers.registry import default_registry
@@ -377,6 +396,8 @@ def _config_set(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         if isinstance(exc, ValidationError):
             raise CliError(f"not saved: {format_validation(exc, str(path))}", EXIT_USAGE) from None
         raise
+    finally:
+        _ENVIRONMENT.reset(token)
     _write_atomic(path, new_text.encode("utf-8"))
     print(f"set {args.key} in {path}")
     return EXIT_OK
@@ -395,6 +416,8 @@ def _config_set_secret(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     runtime = _load(env, args.config)
     if args.provider not in runtime.registry:
         raise CliError(f"unknown provider '{args.provider}' (known: {', '.join(runtime.registry.ids())})", EXIT_USAGE)
+    if args.account is not None and not ACCOUNT_LABEL.match(args.account):
+        raise CliError(f"--account '{args.account}': labels use only letters, digits, '_', '.' and '-'", EXIT_USAGE)
     if args.stdin or not sys.stdin.isatty():
         value = sys.stdin.readline().strip()
     else:
@@ -492,7 +515,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     if args.command == "serve":
         from codexbard.serve import run_serve
 
-        return run_serve(environment, Path(args.config).expanduser() if args.config else None, args.host, args.port)
+        return run_serve(environment, _config_arg(environment, args.config), args.host, args.port)
     import logging
 
     logging.basicConfig(level=logging.WARNING, format="codexbard: %(levelname)s %(name)s: %(message)s")
