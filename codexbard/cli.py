@@ -17,12 +17,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import tomlkit
 from pydantic import SecretStr
 
 from codexbard import __version__
 from codexbard.api import render
-from codexbard.config import ACCOUNT_LABEL, Settings
+from codexbard.config import ACCOUNT_LABEL
 from codexbard.errors import ConfigError, StoreError
 from codexbard.host.credentials import entry_name, write_private
 from codexbard.host.files import HomeFiles
@@ -345,6 +344,8 @@ def cmd_config(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         data = _drop_none(_redacted(runtime.settings.model_dump()))
         data["data_dir"] = str(runtime.paths.data_dir)
         print(f"# effective settings (file: {runtime.paths.config_file}; secrets shown as ***)")
+        import tomlkit
+
         print(tomlkit.dumps(data).rstrip())
         return EXIT_OK
     if args.config_command == "set":
@@ -353,6 +354,8 @@ def cmd_config(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def _config_set(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    import tomlkit  # only `config` needs it; `serve` stays lighter without it
+
     from codexbard.config import config_path
 
     path = _config_arg(env, args.config) or config_path(env)
@@ -377,27 +380,14 @@ def _config_set(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             raise CliError(f"'{name}' in {args.key} is not a table", EXIT_USAGE)
     node[keys[-1]] = _toml_value(args.value)
     new_text = tomlkit.dumps(document)
-    from codexbard.config import _ENVIRONMENT
+    from codexbard.config import parse_config_text
+    from codexbard.providers.registry import default_registry
 
-    # Validate what the file will hold on its own: neither os.environ nor CODEXBARD_* variables count.
-    token = _ENVIRONMENT.set({})
     try:
-        settings = Settings(**tomllib.loads(new_text))
-        from codexbard.providers.registry import default_registry
-
-        plan_accounts(settings, default_registry())
+        # What the file will hold, on its own: CODEXBARD_* variables neither help nor hurt it.
+        plan_accounts(parse_config_text(new_text, str(path)), default_registry())
     except ConfigError as exc:
         raise CliError(f"not saved: {exc}", EXIT_USAGE) from None
-    except Exception as exc:
-        from pydantic import ValidationError
-
-        from codexbard.config import format_validation
-
-        if isinstance(exc, ValidationError):
-            raise CliError(f"not saved: {format_validation(exc, str(path))}", EXIT_USAGE) from None
-        raise
-    finally:
-        _ENVIRONMENT.reset(token)
     _write_atomic(path, new_text.encode("utf-8"))
     print(f"set {args.key} in {path}")
     return EXIT_OK

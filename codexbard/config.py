@@ -246,6 +246,21 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
 
 
+def parse_config_text(text: str, origin: str) -> Settings:
+    """Validate config file text on its own (no environment variables), as `config set` must."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{origin}: invalid TOML: {exc}") from None
+    token = _ENVIRONMENT.set({})
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation(exc, origin, data)) from None
+    finally:
+        _ENVIRONMENT.reset(token)
+
+
 def load_settings(env: Mapping[str, str], path: Path | None = None) -> tuple[Settings, Paths]:
     """Load settings from the file at `path` (default location if None) and the environment."""
     file_path = path or config_path(env)

@@ -276,3 +276,17 @@ def test_unreadable_database_stops_and_is_left_alone(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "database" in result.stderr.lower() and str(d.database) in result.stderr
     assert d.database.read_bytes() == garbage
+
+
+def test_sigterm_during_a_slow_poll_exits_cleanly_within_5_s(daemon: Daemon, upstream: FakeUpstream) -> None:
+    upstream.delay = 25.0  # the first poll hangs on the upstream
+    daemon.start()
+    daemon.wait_ready()
+    daemon.wait_for(lambda: any("quota/limit" in r[1] for r in upstream.requests))
+    assert daemon.proc is not None
+    started = time.monotonic()
+    daemon.proc.send_signal(signal.SIGTERM)
+    assert daemon.proc.wait(10) == 0
+    assert time.monotonic() - started < 5
+    with sqlite3.connect(f"file:{daemon.database}?mode=ro", uri=True) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
