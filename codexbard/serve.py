@@ -52,7 +52,9 @@ def setup_logging(level: str, env: Mapping[str, str]) -> None:
     logging.getLogger("codexbard").setLevel(level.upper())
     # httpx logs request URLs at info; ours are logged at debug without query strings.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # A poll outliving its interval makes APScheduler warn about max_instances; the single-flight
+    # poll already covers that case, so only its errors are worth a line.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
 
 
 def sd_notify(message: str, env: Mapping[str, str]) -> bool:
