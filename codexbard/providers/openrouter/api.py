@@ -89,15 +89,6 @@ def key_headers(key: Secret) -> dict[str, str]:
     return {"Authorization": f"Bearer {key.reveal()}", "Accept": "application/json"}
 
 
-def lookup_key(ctx: FetchContext) -> SecretLookup:
-    """Look the API key up: OPENROUTER_API_KEY, the secret store, then config `api_key`."""
-    return ctx.credentials.secret("api_key", env_vars=(ENV_API_KEY,))
-
-
-def missing_key_message(lookup: SecretLookup) -> str:
-    """The not_configured message: where the lookup searched and how to fix it."""
-    return f"OpenRouter API key not found (looked in {lookup.where()}). {ENABLE_HINT}"
-
 
 async def fetch_key(ctx: FetchContext, base: str, key: Secret) -> KeyResult:
     """Fetch `/key` within the 1 s budget; every failure becomes a KeyResult with a reason."""
@@ -130,11 +121,11 @@ class OpenRouterApi(ApiKeyStrategy):
 
     def lookup(self, ctx: FetchContext) -> SecretLookup:
         """OPENROUTER_API_KEY, the secret store, then config `api_key`."""
-        return lookup_key(ctx)
+        return ctx.credentials.secret("api_key", env_vars=(ENV_API_KEY,))
 
     def missing_message(self, ctx: FetchContext, lookup: SecretLookup) -> str:
         """Where the lookup searched and how to enable OpenRouter."""
-        return missing_key_message(lookup)
+        return f"OpenRouter API key not found (looked in {lookup.where()}). {ENABLE_HINT}"
 
     async def fetch(self, ctx: FetchContext) -> UsageSnapshot:
         """Fetch `/credits` and `/key` concurrently; only `/credits` can fail the fetch."""

@@ -53,26 +53,17 @@ def request_body() -> dict[str, Any]:
     }
 
 
-def lookup_key(ctx: FetchContext) -> SecretLookup:
-    """Look the API key up: WARP_API_KEY, WARP_TOKEN, the secret store, then config `api_key`."""
-    return ctx.credentials.secret("api_key", env_vars=(ENV_API_KEY, ENV_TOKEN))
-
-
-def missing_key_message(lookup: SecretLookup) -> str:
-    """The not_configured message: where the lookup searched and how to fix it."""
-    return f"Missing Warp API key (looked in {lookup.where()}). {ENABLE_HINT}"
-
 
 class WarpApi(ApiKeyStrategy):
     """Read Warp AI credits and add-on grants with an API key."""
 
     def lookup(self, ctx: FetchContext) -> SecretLookup:
         """WARP_API_KEY, WARP_TOKEN, the secret store, then config `api_key`."""
-        return lookup_key(ctx)
+        return ctx.credentials.secret("api_key", env_vars=(ENV_API_KEY, ENV_TOKEN))
 
     def missing_message(self, ctx: FetchContext, lookup: SecretLookup) -> str:
         """Where the lookup searched and how to enable Warp."""
-        return missing_key_message(lookup)
+        return f"Missing Warp API key (looked in {lookup.where()}). {ENABLE_HINT}"
 
     async def fetch(self, ctx: FetchContext) -> UsageSnapshot:
         """POST the query and parse the answer; error bodies are summarized with the key scrubbed."""
