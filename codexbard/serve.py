@@ -151,6 +151,9 @@ def run_serve(env: Mapping[str, str], config: Path | None, host: str | None, por
     if host is not None:
         settings.host = host
     if port is not None:
+        if not 1 <= port <= 65535:
+            print(f"codexbard: --port must be between 1 and 65535 (got {port})", file=sys.stderr)
+            return 2
         settings.port = port
     setup_logging(settings.log_level, env)
     if not is_loopback(settings.host) and settings.token is None:
@@ -160,13 +163,13 @@ def run_serve(env: Mapping[str, str], config: Path | None, host: str | None, por
             file=sys.stderr,
         )
         return 2
-    if not is_loopback(settings.host):
-        log.warning("listening on %s: every data route requires the bearer token", settings.host)
     try:
         sock = bind_socket(settings.host, settings.port)
     except ConfigError as exc:
         print(f"codexbard: {exc}", file=sys.stderr)
         return 2
+    if not is_loopback(settings.host):
+        log.warning("listening on %s: every data route requires the bearer token", settings.host)
 
     async def main() -> int:
         try:

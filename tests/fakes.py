@@ -12,7 +12,7 @@ from codexbard.errors import ProviderError
 from codexbard.host.clock import Clock
 from codexbard.host.credentials import MemorySecretStore
 from codexbard.models import RateWindow, UsageSnapshot
-from codexbard.providers.base import Availability, FetchContext, ProviderSpec, Strategy
+from codexbard.providers.base import Availability, ConfigKey, FetchContext, ProviderSpec, Strategy
 from codexbard.providers.registry import Registry
 from codexbard.runtime import Runtime
 from codexbard.status.source import StatusSource
@@ -58,7 +58,8 @@ def snapshot(used: float, **kwargs: Any) -> UsageSnapshot:
 
 
 def fake_spec(provider_id: str, strategy: Strategy, *, status: StatusSource | None = None,
-              display_name: str | None = None, refresh_floor: int = 0) -> ProviderSpec:
+              display_name: str | None = None, refresh_floor: int = 0,
+              account_keys: tuple[ConfigKey, ...] = ()) -> ProviderSpec:
     """A ProviderSpec around one strategy."""
     return ProviderSpec(
         id=provider_id,
@@ -68,6 +69,7 @@ def fake_spec(provider_id: str, strategy: Strategy, *, status: StatusSource | No
         min_interval_seconds=1,
         status=status,
         refresh_floor_seconds=refresh_floor,
+        account_keys=account_keys,
         enable_hint=f"Set {provider_id.upper()}_KEY.",
     )
 

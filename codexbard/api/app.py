@@ -159,6 +159,8 @@ def create_app(daemon: Daemon) -> FastAPI:
         if provider_id not in registry:
             raise ClientError(404, {"error": f"unknown provider '{provider_id}'", "known": registry.ids()})
         accounts = state.for_provider(provider_id)
+        if not accounts:
+            raise ClientError(404, {"error": f"no accounts are configured for {provider_id}"})
         if account is not None:
             accounts = [a for a in accounts if a.plan.account == account]
             if not accounts:

@@ -91,6 +91,17 @@ def _iso(value: datetime | None) -> str | None:
 
 def provider_info(spec: ProviderSpec, accounts: list[AccountState]) -> dict[str, Any]:
     """One element of `GET /providers` (and `codexbard providers --format json`)."""
+    if not accounts:  # `accounts = []` in its table: exactly no account is polled
+        return {
+            "id": spec.id, "displayName": spec.display_name, "enabled": False,
+            "enabledReason": f"no accounts are configured ([providers.{spec.id}] accounts is empty)",
+            "enableHint": spec.enable_hint or None, "configuredSource": None,
+            "strategies": [{"id": s.id, "kind": s.kind, "sourceLabel": s.source_label, "available": False,
+                            "reason": "no account to check"} for s in spec.strategies],
+            "intervalSeconds": None, "lastAttemptAt": None, "lastSuccessAt": None, "nextRunAt": None,
+            "consecutiveFailures": 0, "lastError": None, "lastAttempts": [], "dashboardUrl": spec.dashboard_url,
+            "statusUrl": spec.status.page_url if spec.status else None, "accounts": [],
+        }
     first = accounts[0]
     detected = dict(first.detection.strategies)
     strategies = []

@@ -13,6 +13,7 @@ from codexbard.api.app import create_app
 from codexbard.daemon import Daemon
 from codexbard.errors import AuthRequired
 from codexbard.models import ProviderStatus
+from codexbard.providers.base import ConfigKey
 from codexbard.state import AccountState, State
 from codexbard.status.source import StatusSource
 from tests.fakes import ScriptedStrategy, fake_spec, make_runtime, snapshot
@@ -214,3 +215,19 @@ async def test_no_client_input_gives_a_500(daemon: Daemon) -> None:
             assert r.status_code < 500, path
             assert r.headers["content-type"].startswith(("application/json", "text/plain")), path
         assert (await c.delete("/usage")).status_code == 405
+
+
+async def test_a_provider_with_an_empty_accounts_list(tmp_path: Path) -> None:
+    d = make_daemon(tmp_path, "[providers.alpha]\naccounts = []\n", specs=[
+        fake_spec("alpha", ScriptedStrategy([snapshot(1.0)]), account_keys=(ConfigKey("home"),)),
+        fake_spec("beta", ScriptedStrategy([snapshot(2.0)])),
+    ])
+    async with client(d) as c:
+        providers = (await c.get("/providers")).json()
+        one = await c.get("/usage/alpha")
+        usage = (await c.get("/usage?provider=all")).json()
+    assert providers[0]["id"] == "alpha" and providers[0]["enabled"] is False
+    assert providers[0]["enabledReason"] == "no accounts are configured ([providers.alpha] accounts is empty)"
+    assert one.status_code == 404 and one.json() == {"error": "no accounts are configured for alpha"}
+    assert [p["provider"] for p in usage] == ["beta"]
+    await d.stop(timeout=1)

@@ -253,3 +253,4 @@ def test_bad_label_characters(label: str) -> None:
 def test_empty_accounts_list_polls_nothing() -> None:
     data: dict[str, Any] = {"providers": {"alpha": {"accounts": []}}}
     assert [p.key for p in plan_accounts(Settings(**data), registry())] == ["beta"]
+

@@ -290,3 +290,15 @@ def test_sigterm_during_a_slow_poll_exits_cleanly_within_5_s(daemon: Daemon, ups
     assert time.monotonic() - started < 5
     with sqlite3.connect(f"file:{daemon.database}?mode=ro", uri=True) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (("--port", "70000"), "--port must be between 1 and 65535 (got 70000)"),
+    (("--host", "no such host name"), "cannot bind no such host name:"),
+])
+def test_bad_serve_arguments_are_one_line(tmp_path: Path, args: tuple[str, ...], expected: str) -> None:
+    d = Daemon(tmp_path, free_port(), {"CODEXBARD_TOKEN": "a-token-for-a-public-bind"})
+    result = d.run("serve", *args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], result.stderr
