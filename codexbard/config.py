@@ -271,7 +271,9 @@ def load_settings(env: Mapping[str, str], path: Path | None = None) -> tuple[Set
     except ValidationError as exc:
         raise ConfigError(format_validation(exc, str(file_path), data)) from None
     except SettingsError as exc:  # a CODEXBARD_* variable that is not valid JSON where JSON is expected
-        raise ConfigError(f"environment: {exc}") from None
+        match = re.search(r'field "(\w+)"', str(exc))
+        name = f"CODEXBARD_{match.group(1).upper()}" if match else "a CODEXBARD_* variable"
+        raise ConfigError(f"environment ({name}): not valid JSON for this setting") from None
     finally:
         _ENVIRONMENT.reset(token)
     data_dir = HomeFiles(env).expand(settings.data_dir) if settings.data_dir else default_data_dir(env)
