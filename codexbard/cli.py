@@ -193,7 +193,7 @@ def cmd_history(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """Print stored samples of one window from the database."""
     from datetime import timedelta
 
-    from codexbard.api.app import ClientError, _parse_time
+    from codexbard.host.clock import parse_query_time
     from codexbard.store import Store
 
     runtime = _load(env, args.config)
@@ -203,9 +203,9 @@ def cmd_history(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         raise CliError("--step must be at least 1 (seconds)", EXIT_USAGE)
     now = runtime.clock.now()
     try:
-        until = _parse_time("until", args.until) if args.until else now
-        since = _parse_time("since", args.since) if args.since else until - timedelta(hours=24)
-    except ClientError as exc:
+        until = parse_query_time("until", args.until) if args.until else now
+        since = parse_query_time("since", args.since) if args.since else until - timedelta(hours=24)
+    except ValueError as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
     database = runtime.paths.database
     if not database.exists():

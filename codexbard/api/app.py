@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
@@ -21,7 +20,7 @@ from codexbard import __version__
 from codexbard.api import render
 from codexbard.api.security import GuardMiddleware, allowed_host_names
 from codexbard.daemon import Daemon
-from codexbard.host.clock import parse_iso
+from codexbard.host.clock import parse_query_time
 from codexbard.models import iso_z
 from codexbard.state import AccountState
 
@@ -45,17 +44,10 @@ def _json(data: Any, status: int = 200) -> Response:
 
 
 def _parse_time(name: str, value: str) -> datetime:
-    text = value.strip()
     try:
-        number = float(text)
-    except ValueError:
-        parsed = parse_iso(text)
-        if parsed is None:
-            raise ClientError(400, {"error": f"'{name}' must be ISO 8601 or epoch seconds"}) from None
-        return parsed
-    if not math.isfinite(number) or not 0 <= number < 64_060_588_800:
-        raise ClientError(400, {"error": f"'{name}' is out of range"})
-    return datetime.fromtimestamp(number, tz=UTC)
+        return parse_query_time(name, value)
+    except ValueError as exc:
+        raise ClientError(400, {"error": str(exc)}) from None
 
 
 def create_app(daemon: Daemon) -> FastAPI:

@@ -157,6 +157,21 @@ def parse_relative(text: str, now: datetime) -> datetime | None:
     return now + timedelta(seconds=total)
 
 
+def parse_query_time(name: str, value: str) -> datetime:
+    """Parse a user-given instant (ISO 8601 or epoch seconds); ValueError says what is wrong, naming `name`."""
+    text = value.strip()
+    try:
+        number = float(text)
+    except ValueError:
+        parsed = parse_iso(text)
+        if parsed is None:
+            raise ValueError(f"'{name}' must be ISO 8601 or epoch seconds") from None
+        return parsed
+    if not math.isfinite(number) or not 0 <= number < _MAX_EPOCH_SECONDS:
+        raise ValueError(f"'{name}' is out of range")
+    return datetime.fromtimestamp(number, tz=UTC)
+
+
 def parse_timestamp(value: object) -> datetime | None:
     """Parse any upstream timestamp: epoch s/ms (number or numeric string) or an ISO string."""
     if isinstance(value, bool) or value is None:

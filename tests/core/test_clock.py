@@ -198,3 +198,35 @@ def test_clock_defaults_and_injection() -> None:
     custom = Clock(now=lambda: NOW, monotonic=lambda: 42.0)
     assert custom.now() == NOW
     assert custom.monotonic() == 42.0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-25T10:00:00Z", datetime(2026, 11, 25, 10, 0, tzinfo=UTC)),
+        ("2026-11-25T12:00:00+02:00", datetime(2026, 11, 25, 10, 0, tzinfo=UTC)),
+        ("1764064800", datetime(2025, 11, 25, 10, 0, tzinfo=UTC)),
+        (" 0 ", datetime(1970, 1, 1, tzinfo=UTC)),
+    ],
+)
+def test_parse_query_time(text: str, expected: datetime) -> None:
+    from codexbard.host.clock import parse_query_time
+
+    assert parse_query_time("since", text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("yesterday", "'since' must be ISO 8601 or epoch seconds"),
+        ("-5", "'since' is out of range"),
+        ("1e400", "'since' is out of range"),
+        ("nan", "'since' is out of range"),
+    ],
+)
+def test_parse_query_time_rejects(text: str, message: str) -> None:
+    from codexbard.host.clock import parse_query_time
+
+    with pytest.raises(ValueError) as info:
+        parse_query_time("since", text)
+    assert str(info.value) == message
