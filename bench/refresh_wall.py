@@ -38,7 +38,7 @@ class HttpStrategy(Strategy):
     def __init__(self, index: int) -> None:
         self.url = f"https://p{index:02d}.example/usage"
 
-    def available(self, ctx: FetchContext) -> Availability:
+    async def available(self, ctx: FetchContext) -> Availability:
         return Availability.yes("benchmark")
 
     async def fetch(self, ctx: FetchContext) -> UsageSnapshot:
@@ -57,7 +57,7 @@ async def run(providers: int, delay: float, rounds: int) -> list[float]:
                  for i in range(providers)]
         runtime = make_runtime(Path(tmp), specs, f"[upstream_overrides]\n{overrides}\n")
         store = await Store.open(Path(tmp) / "bench.db", clock=runtime.clock)
-        state = State(AccountState(p, runtime.detect(p)) for p in runtime.plans)
+        state = State(AccountState(p, runtime.detect_blocking(p)) for p in runtime.plans)
         daemon = Daemon(runtime, store, state)
         keys = [a.plan.key for a in state.enabled()]
         walls: list[float] = []

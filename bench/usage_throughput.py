@@ -52,7 +52,7 @@ def build_daemon(home: Path):  # type: ignore[no-untyped-def]
     now = datetime.now(UTC)
     specs = [fake_spec(f"p{i:02d}", ScriptedStrategy([])) for i in range(N_PROVIDERS)]
     runtime = make_runtime(home, specs)
-    state = State(AccountState(p, runtime.detect(p)) for p in runtime.plans)
+    state = State(AccountState(p, runtime.detect_blocking(p)) for p in runtime.plans)
     for i, account in enumerate(state.accounts.values()):
         account.snapshot = UsageSnapshot(
             primary=RateWindow(used_percent=10.0 + i, window_minutes=300, resets_at=now + timedelta(hours=2),

@@ -65,7 +65,7 @@ def _select_plans(runtime: Runtime, providers: Sequence[str] | None, account: st
         if provider_id != "all" and provider_id not in runtime.registry:
             raise CliError(f"unknown provider '{provider_id}' (known: {', '.join(ids)})", EXIT_USAGE)
     if not providers:
-        plans = [p for p in runtime.plans if runtime.detect(p).enabled]
+        plans = [p for p in runtime.plans if runtime.detect_blocking(p).enabled]
     elif "all" in providers:
         plans = list(runtime.plans)
     else:
@@ -105,7 +105,7 @@ def cmd_usage(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
     async def run() -> tuple[list[AccountState], dict[str, ProviderStatus]]:
         # Like GET /usage: a requested provider that is not enabled is reported, not fetched.
-        accounts = [AccountState(p, runtime.detect(p)) for p in plans]
+        accounts = [AccountState(p, await runtime.detect(p)) for p in plans]
         try:
             outcomes = await asyncio.gather(*(runtime.fetch(a.plan, args.source) for a in accounts if a.enabled))
             statuses = await _statuses(runtime, plans) if args.status else {}
@@ -146,7 +146,7 @@ def cmd_usage(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 def cmd_providers(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """What is registered, enabled, available, and why not."""
     runtime = _load(env, args.config)
-    accounts = [AccountState(p, runtime.detect(p)) for p in runtime.plans]
+    accounts = [AccountState(p, runtime.detect_blocking(p)) for p in runtime.plans]
     infos = [render.provider_info(spec, [a for a in accounts if a.plan.spec.id == spec.id])
              for spec in runtime.registry]
     if args.format == "json":
@@ -167,7 +167,7 @@ def cmd_providers(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 def cmd_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """Poll the status sources of the enabled providers once."""
     runtime = _load(env, args.config)
-    plans = [p for p in runtime.plans if runtime.detect(p).enabled]
+    plans = [p for p in runtime.plans if runtime.detect_blocking(p).enabled]
 
     async def run() -> dict[str, ProviderStatus]:
         try:
@@ -267,7 +267,7 @@ def cmd_doctor(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             print(f"database problem: {exc}")
     print()
     for plan in runtime.plans:
-        detection = runtime.detect(plan)
+        detection = runtime.detect_blocking(plan)
         print(f"{plan.key}: {'enabled' if detection.enabled else 'disabled'}")
         for strategy_id, availability in detection.strategies:
             mark = "ok " if availability.ok else "-- "

@@ -37,7 +37,7 @@ class Daemon:
     async def open(cls, runtime: Runtime, *, use_store: bool = True) -> Daemon:
         """Open the database, detect providers and load the last stored data (marked stale)."""
         store = await Store.open(runtime.paths.database, clock=runtime.clock) if use_store else None
-        detections = await asyncio.gather(*(asyncio.to_thread(runtime.detect, p) for p in runtime.plans))
+        detections = await asyncio.gather(*(runtime.detect(p) for p in runtime.plans))
         state = State(AccountState(plan, detection) for plan, detection in zip(runtime.plans, detections, strict=True))
         if store is not None:
             for record in await store.load_latest():

@@ -6,6 +6,8 @@ Both the daemon and the one-shot CLI commands build one `Runtime`; it hands each
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import hashlib
 import logging
 from collections.abc import Mapping
@@ -107,13 +109,13 @@ class Runtime:
             clock=self.clock,
         )
 
-    def detect(self, plan: AccountPlan) -> Detection:
+    async def detect(self, plan: AccountPlan) -> Detection:
         """Decide whether an account is enabled: config says so, or a strategy is available."""
         ctx = self.context(plan)
         results: list[tuple[str, Availability]] = []
         for strategy in plan.spec.strategies:
             try:
-                availability = strategy.available(ctx)
+                availability = await strategy.available(ctx)
             except Exception as exc:  # availability must never take the daemon down
                 log.debug("%s available() raised", plan.key, exc_info=True)
                 availability = Availability.no(f"availability check failed: {type(exc).__name__}")
@@ -122,7 +124,15 @@ class Runtime:
             return Detection(plan.enabled_setting, True, results)
         return Detection(any(a.ok for _, a in results), False, results)
 
-    def credential_fingerprint(self, plan: AccountPlan) -> str:
+    def detect_blocking(self, plan: AccountPlan) -> Detection:
+        """`detect` for synchronous callers (one-shot CLI commands, test set-up), never the daemon.
+
+        It runs in a private thread with its own event loop, so it also works under a running loop.
+        """
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, self.detect(plan)).result()
+
+    async def credential_fingerprint(self, plan: AccountPlan) -> str:
         """A digest of what an account's credentials look like now (never the secrets themselves).
 
         It changes when a strategy's availability changes, or when the config file or the secrets
@@ -130,15 +140,20 @@ class Runtime:
         can try again at once instead of in an hour.
         """
         digest = hashlib.sha256()
-        for strategy_id, availability in self.detect(plan).strategies:
+        for strategy_id, availability in (await self.detect(plan)).strategies:
             digest.update(f"{strategy_id}\0{availability.ok}\0{availability.reason}\0".encode())
+        digest.update(await asyncio.to_thread(self._credential_files_digest))  # file stats, off the loop
+        return digest.hexdigest()
+
+    def _credential_files_digest(self) -> bytes:
+        parts: list[str] = []
         for path in (self.paths.config_file, self.paths.config_dir / "secrets.toml"):
             try:
                 stat = path.stat()
             except OSError:
                 continue
-            digest.update(f"{path}\0{stat.st_mtime_ns}\0{stat.st_size}\0".encode())
-        return digest.hexdigest()
+            parts.append(f"{path}\0{stat.st_mtime_ns}\0{stat.st_size}\0")
+        return "".join(parts).encode()
 
     async def fetch(self, plan: AccountPlan, mode: str | None = None) -> FetchOutcome:
         """Run the fetch pipeline for one account."""

@@ -34,7 +34,7 @@ class ScriptedStrategy(Strategy):
         self.running = 0
         self.max_running = 0
 
-    def available(self, ctx: FetchContext) -> Availability:
+    async def available(self, ctx: FetchContext) -> Availability:
         return Availability.yes("scripted") if self.is_available else Availability.no("no scripted key")
 
     async def fetch(self, ctx: FetchContext) -> UsageSnapshot:

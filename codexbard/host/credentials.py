@@ -4,10 +4,13 @@ Lookup order for a provider secret (API.md): the provider's own env vars → the
 when its backend is Secret Service, KWallet or the macOS Keychain, else `secrets.toml`, mode 0600) →
 the config file (including `CODEXBARD_PROVIDERS__…` variables) → the tool's own credential file.
 A missing, locked or insecure keyring is "not found, here is why", never a crash.
+`CredentialResolver.lookup` (the one strategies use) reads the keyring, `secrets.toml` and HOME files
+in a worker thread, never on the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import logging
 import os
@@ -290,24 +293,27 @@ class CredentialResolver:
         self.files = files
         self.config_values = config_values
 
-    def secret(
-        self,
-        field_name: str = "api_key",
-        *,
-        env_vars: Sequence[str] = (),
-        files: Sequence[str] = (),
-        use_store: bool = True,
-    ) -> SecretLookup:
-        """Find a secret: env vars → secret store → config → files (first line of each)."""
-        lookup = SecretLookup(secret=None)
+    def _from_env(self, lookup: SecretLookup, names: Sequence[str]) -> bool:
         # The provider's env vars describe its default credentials, not a named account's.
-        if self.account is None:
-            for name in env_vars:
-                lookup.searched.append(f"env {name}")
-                value = clean_secret(self.env.get(name))
-                if value:
-                    lookup.secret = Secret(value, f"env {name}")
-                    return lookup
+        if self.account is not None:
+            return False
+        for name in names:
+            lookup.searched.append(f"env {name}")
+            value = clean_secret(self.env.get(name))
+            if value:
+                lookup.secret = Secret(value, f"env {name}")
+                return True
+        return False
+
+    def _after_env(
+        self,
+        lookup: SecretLookup,
+        field_name: str,
+        late_env_vars: Sequence[str],
+        files: Sequence[str],
+        use_store: bool,
+    ) -> SecretLookup:
+        """The blocking part of a lookup: secret store → config → late env vars → files."""
         if use_store:
             user = entry_name(self.provider, self.account, field_name)
             lookup.searched.append(f"{self.store.name} entry {user}")
@@ -327,6 +333,8 @@ class CredentialResolver:
         if value:
             lookup.secret = Secret(value, f"config {section}.{field_name}")
             return lookup
+        if self._from_env(lookup, late_env_vars):
+            return lookup
         for path in files:
             lookup.searched.append(f"file {path}")
             value = clean_secret(self.files.first_line(path))
@@ -334,3 +342,39 @@ class CredentialResolver:
                 lookup.secret = Secret(value, f"file {path}")
                 return lookup
         return lookup
+
+    def secret(
+        self,
+        field_name: str = "api_key",
+        *,
+        env_vars: Sequence[str] = (),
+        late_env_vars: Sequence[str] = (),
+        files: Sequence[str] = (),
+        use_store: bool = True,
+    ) -> SecretLookup:
+        """Find a secret, blocking: env vars → secret store → config → late env vars → files.
+
+        Env vars (both kinds) count for the default account only; a file counts by its first line.
+        From async code use `lookup`, which does the same off the event loop.
+        """
+        lookup = SecretLookup(secret=None)
+        if self._from_env(lookup, env_vars):
+            return lookup
+        return self._after_env(lookup, field_name, late_env_vars, files, use_store)
+
+    async def lookup(
+        self,
+        field_name: str = "api_key",
+        *,
+        env_vars: Sequence[str] = (),
+        late_env_vars: Sequence[str] = (),
+        files: Sequence[str] = (),
+        use_store: bool = True,
+    ) -> SecretLookup:
+        """`secret` without blocking the loop: the keyring and file reads run in a worker thread."""
+        lookup = SecretLookup(secret=None)
+        if self._from_env(lookup, env_vars):
+            return lookup
+        if not use_store and not files:  # only in-memory config and env values are left
+            return self._after_env(lookup, field_name, late_env_vars, files, use_store)
+        return await asyncio.to_thread(self._after_env, lookup, field_name, late_env_vars, files, use_store)

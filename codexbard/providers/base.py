@@ -17,7 +17,7 @@ from codexbard.errors import NotConfigured, ProviderError
 from codexbard.host.clock import Clock
 from codexbard.host.credentials import CredentialResolver, Secret, SecretLookup
 from codexbard.host.files import HomeFiles
-from codexbard.host.http import HttpClient
+from codexbard.host.http import HttpClient, poll_deadline
 from codexbard.host.process import ProcessRunner
 from codexbard.models import UsageSnapshot
 from codexbard.status.source import StatusSource
@@ -93,6 +93,8 @@ class FetchContext:
     clock: Clock
     deadline: float | None = None  # time.monotonic() value
     notes: dict[str, Any] = field(default_factory=dict)
+    # What each strategy's `available()` found, by strategy id, so `fetch()` does not look again.
+    lookups: dict[str, SecretLookup] = field(default_factory=dict)
 
     def option(self, name: str, default: Any = None) -> Any:
         """Return a configured option (account value over provider value over `default`)."""
@@ -100,7 +102,7 @@ class FetchContext:
         return default if value is None else value
 
     def remaining(self, cap: float) -> float:
-        """Seconds left before the poll deadline, at most `cap` (for a request timeout)."""
+        """Seconds left before the poll deadline, at most `cap` (HTTP requests are clipped already)."""
         if self.deadline is None:
             return cap
         return max(0.1, min(cap, self.deadline - time.monotonic()))
@@ -114,8 +116,8 @@ class Strategy(ABC):
     source_label: ClassVar[str]
 
     @abstractmethod
-    def available(self, ctx: FetchContext) -> Availability:
-        """Decide without network whether this strategy can run."""
+    async def available(self, ctx: FetchContext) -> Availability:
+        """Decide without network whether this strategy can run (blocking reads go through host/)."""
 
     @abstractmethod
     async def fetch(self, ctx: FetchContext) -> UsageSnapshot:
@@ -126,34 +128,102 @@ class Strategy(ABC):
         return error.falls_through
 
 
+@dataclass(frozen=True)
+class ApiKey:
+    """Where an API-key strategy looks its key up, as data; the not_configured message is built from it.
+
+    Lookup order: `env_vars` → secret store → config `<field>` → `opt_in_env_vars` (only when the
+    provider is enabled explicitly, for keys meant for another product) → `files` (other tools' key
+    files, first line). Env vars and files belong to the default account only.
+    """
+
+    name: str  # how the message names the key's owner: "<name> API key not found ..."
+    env_vars: tuple[str, ...] = ()
+    field: str = "api_key"
+    opt_in_env_vars: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+    note: str = ""  # an aside after the env var names in the hint, e.g. "a Warp API key, `wk-…`"
+
+    def hint(self, provider_id: str, account: str | None = None) -> str:
+        """How to set the key: the spec's `enable_hint` and the second half of the missing-key message."""
+        command = f"codexbard config set-secret --provider {provider_id}"
+        if account is not None:
+            return f"Run `{command} --account {account}`."
+        if not self.env_vars:
+            return f"Run `{command}`."
+        first, *others = self.env_vars
+        asides = ([f"or {', '.join(others)}"] if others else []) + ([self.note] if self.note else [])
+        alternatives = f" ({'; '.join(asides)})" if asides else ""
+        opt_in = ""
+        if self.opt_in_env_vars:
+            opt_in = (
+                f" ({' and '.join(self.opt_in_env_vars)} count only with "
+                f"`[providers.{provider_id}] enabled = true`)"
+            )
+        return f"Set {first}{alternatives} or run `{command}`{opt_in}."
+
+    def missing(self, provider_id: str, account: str | None, lookup: SecretLookup) -> str:
+        """The one phrasing of a missing key: where the lookup searched and how to fix it."""
+        return f"{self.name} API key not found (looked in {lookup.where()}). {self.hint(provider_id, account)}"
+
+
 class ApiKeyStrategy(Strategy):
-    """A strategy that needs one API key: available when the key is found; `require_key` in fetch."""
+    """A strategy that needs one API key, declared as `key`; subclasses write `fetch_with_key`.
+
+    `available()` looks the key up (off the event loop) and leaves what it found on the context;
+    `fetch()` reuses it and hands the key to `fetch_with_key`: the request shape and one parse call.
+    """
 
     id: ClassVar[str] = "api"
     kind: ClassVar[StrategyKind] = "api"
     source_label: ClassVar[str] = "api"
+    key: ClassVar[ApiKey]
 
-    @abstractmethod
-    def lookup(self, ctx: FetchContext) -> SecretLookup:
-        """Look the key up (no network)."""
+    def api_key(self, ctx: FetchContext) -> ApiKey:
+        """The key spec for this context (override when it depends on an option, such as a region)."""
+        return self.key
 
-    @abstractmethod
+    async def lookup(self, ctx: FetchContext) -> SecretLookup:
+        """Look the key up as the spec says (no network); the result is kept on `ctx`."""
+        spec = self.api_key(ctx)
+        found = await ctx.credentials.lookup(
+            spec.field,
+            env_vars=spec.env_vars,
+            late_env_vars=spec.opt_in_env_vars if ctx.explicitly_enabled else (),
+            files=spec.files if ctx.account is None else (),
+        )
+        ctx.lookups[self.id] = found
+        return found
+
     def missing_message(self, ctx: FetchContext, lookup: SecretLookup) -> str:
         """The not_configured message: where the lookup searched and how to fix it."""
+        return self.api_key(ctx).missing(ctx.provider_id, ctx.account, lookup)
 
-    def available(self, ctx: FetchContext) -> Availability:
+    async def available(self, ctx: FetchContext) -> Availability:
         """Available when the key is found; the reason names where (never the value)."""
-        lookup = self.lookup(ctx)
+        lookup = await self.lookup(ctx)
         if lookup.secret is None:
             return Availability.no(self.missing_message(ctx, lookup))
         return Availability.yes(f"API key from {lookup.secret.origin}")
 
-    def require_key(self, ctx: FetchContext) -> Secret:
-        """Return the key, or raise NotConfigured saying where the lookup searched."""
-        lookup = self.lookup(ctx)
+    async def require_key(self, ctx: FetchContext) -> Secret:
+        """The key `available()` found (looked up now only if it did not run), or NotConfigured."""
+        lookup = ctx.lookups.get(self.id)
+        if lookup is None:
+            lookup = await self.lookup(ctx)
         if lookup.secret is None:
             raise NotConfigured(self.missing_message(ctx, lookup))
         return lookup.secret
+
+    async def fetch(self, ctx: FetchContext) -> UsageSnapshot:
+        """Find the key, then `fetch_with_key` with every request clipped to `ctx.deadline`."""
+        key = await self.require_key(ctx)
+        with poll_deadline(ctx.deadline):
+            return await self.fetch_with_key(ctx, key)
+
+    @abstractmethod
+    async def fetch_with_key(self, ctx: FetchContext, key: Secret) -> UsageSnapshot:
+        """Request and parse the usage with `key` (send it with `ctx.http.get(..., bearer=key)`)."""
 
 
 @dataclass(frozen=True)

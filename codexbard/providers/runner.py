@@ -22,6 +22,7 @@ from codexbard.errors import (
     ProviderError,
     Timeout,
 )
+from codexbard.host.http import reset_poll_deadline, set_poll_deadline
 from codexbard.models import UsageSnapshot
 from codexbard.providers.base import FetchContext, ProviderSpec, Strategy
 
@@ -79,7 +80,7 @@ def _pick_error(errors: list[ProviderError]) -> ProviderError:
 
 
 async def _try(strategy: Strategy, ctx: FetchContext) -> UsageSnapshot:
-    availability = strategy.available(ctx)
+    availability = await strategy.available(ctx)
     if not availability.ok:
         if availability.kind == "cli_missing":
             raise CliMissing(availability.reason)
@@ -96,6 +97,7 @@ async def run_pipeline(spec: ProviderSpec, ctx: FetchContext, mode: str = "auto"
     ctx.deadline = started + spec.poll_deadline_seconds
     current: Strategy | None = None
     t0 = started
+    deadline_token = set_poll_deadline(ctx.deadline)  # every HTTP timeout is clipped to it
     try:
         async with asyncio.timeout(spec.poll_deadline_seconds):
             for strategy in strategies:
@@ -139,6 +141,8 @@ async def run_pipeline(spec: ProviderSpec, ctx: FetchContext, mode: str = "auto"
                         (time.monotonic() - t0) * 1000)
             )
         errors.append(late)
+    finally:
+        reset_poll_deadline(deadline_token)
     outcome.duration_ms = (time.monotonic() - started) * 1000
     if outcome.snapshot is None:
         outcome.error = _pick_error(errors) if errors else NotConfigured(

@@ -185,7 +185,7 @@ class PollScheduler:
         changed = False
         for account in self.state.accounts.values():
             if account.enabled and account.error is not None and account.error.kind in CREDENTIAL_KINDS:
-                fingerprint = await asyncio.to_thread(self.runtime.credential_fingerprint, account.plan)
+                fingerprint = await self.runtime.credential_fingerprint(account.plan)
                 if account.credential_fingerprint is not None and fingerprint != account.credential_fingerprint:
                     log.info("%s: credentials changed; polling now", account.plan.key)
                     account.credential_fingerprint = fingerprint
@@ -193,7 +193,7 @@ class PollScheduler:
                 continue
             if account.enabled or account.plan.enabled_setting is not None:
                 continue
-            detection = await asyncio.to_thread(self.runtime.detect, account.plan)
+            detection = await self.runtime.detect(account.plan)
             if detection.enabled:
                 account.detection = detection
                 log.info("%s: credentials detected; polling from now on", account.plan.key)
@@ -276,8 +276,7 @@ class PollScheduler:
             if error.kind == "rate_limited":
                 account.rate_limited_until = now + timedelta(seconds=delay)
             if error.kind in CREDENTIAL_KINDS:
-                account.credential_fingerprint = await asyncio.to_thread(
-                    self.runtime.credential_fingerprint, plan)
+                account.credential_fingerprint = await self.runtime.credential_fingerprint(plan)
             level = logging.INFO if error.kind != previous_error else logging.DEBUG
             log.log(level, "%s: %s: %s (next try in %.0f s)", key, error.kind, error.message, delay)
             if self.store is not None:

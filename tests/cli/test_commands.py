@@ -108,9 +108,9 @@ def test_providers_text(clean_env: Path, capsys: pytest.CaptureFixture[str]) -> 
     lines = result.out.splitlines()
     assert lines[:2] == ["zai          enabled", "    api (api) available: API key from env Z_AI_API_KEY"]
     assert lines[2] == "kimik2       disabled"
-    assert lines[3].startswith("    api (api) unavailable: Missing Kimi K2 API key (looked in env KIMI_K2_API_KEY, ")
+    assert lines[3].startswith("    api (api) unavailable: Kimi K2 API key not found (looked in env KIMI_K2_API_KEY, ")
     assert lines[4] == "warp         disabled"
-    assert lines[5].startswith("    api (api) unavailable: Missing Warp API key (looked in env WARP_API_KEY, ")
+    assert lines[5].startswith("    api (api) unavailable: Warp API key not found (looked in env WARP_API_KEY, ")
     assert lines[6] == "openrouter   disabled"
     assert lines[7].startswith("    api (api) unavailable: OpenRouter API key not found (looked in env ")
     # the hint is already part of each reason, so no extra "how to enable" line

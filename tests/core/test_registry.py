@@ -22,7 +22,7 @@ class Api(Strategy):
     kind = "api"
     source_label = "api"
 
-    def available(self, ctx: FetchContext) -> Availability:
+    async def available(self, ctx: FetchContext) -> Availability:
         return Availability.yes()
 
     async def fetch(self, ctx: FetchContext) -> UsageSnapshot:
@@ -34,7 +34,7 @@ class Web(Strategy):
     kind = "web"
     source_label = "web"
 
-    def available(self, ctx: FetchContext) -> Availability:
+    async def available(self, ctx: FetchContext) -> Availability:
         return Availability.yes()
 
     async def fetch(self, ctx: FetchContext) -> UsageSnapshot:

@@ -52,7 +52,7 @@ class Fake(Strategy):
         self.calls = 0
         self.seen_remaining: float | None = None
 
-    def available(self, ctx: FetchContext) -> Availability:
+    async def available(self, ctx: FetchContext) -> Availability:
         return self.availability
 
     async def fetch(self, ctx: FetchContext) -> UsageSnapshot:
@@ -279,7 +279,7 @@ async def test_unexpected_exception_is_internal(
 
 async def test_exception_in_available_is_internal(ctx: FetchContext) -> None:
     class Broken(Fake):
-        def available(self, ctx: FetchContext) -> Availability:
+        async def available(self, ctx: FetchContext) -> Availability:
             raise RuntimeError("bug")
 
     outcome = await run_pipeline(spec(Broken("api", snap(1))), ctx)

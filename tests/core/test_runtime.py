@@ -26,7 +26,7 @@ class KeyStrategy(Strategy):
     kind = "api"
     source_label = "api"
 
-    def available(self, ctx: FetchContext) -> Availability:
+    async def available(self, ctx: FetchContext) -> Availability:
         lookup = ctx.credentials.secret("api_key", env_vars=("GAMMA_API_KEY",))
         if lookup.secret is None:
             return Availability.no(f"no API key (looked in {lookup.where()})")
@@ -46,7 +46,7 @@ class CliStrategy(Strategy):
     kind = "cli"
     source_label = "cli"
 
-    def available(self, ctx: FetchContext) -> Availability:
+    async def available(self, ctx: FetchContext) -> Availability:
         return Availability.no("`gamma` is not on PATH", kind="cli_missing")
 
     async def fetch(self, ctx: FetchContext) -> UsageSnapshot:
@@ -56,7 +56,7 @@ class CliStrategy(Strategy):
 class BrokenStrategy(CliStrategy):
     id = "broken"
 
-    def available(self, ctx: FetchContext) -> Availability:
+    async def available(self, ctx: FetchContext) -> Availability:
         raise RuntimeError("bug")
 
 
@@ -110,7 +110,7 @@ def only(runtime: Runtime) -> AccountPlan:
 
 def test_not_enabled_without_credentials(make: Make) -> None:
     runtime = make()
-    detection = runtime.detect(only(runtime))
+    detection = runtime.detect_blocking(only(runtime))
     assert detection == Detection(
         enabled=False,
         explicit=False,
@@ -141,7 +141,7 @@ def test_enabled_by_detection(
     make: Make, env: dict[str, str], secrets: dict[str, str], text: str, origin: str
 ) -> None:
     runtime = make(text, env, secrets)
-    detection = runtime.detect(only(runtime))
+    detection = runtime.detect_blocking(only(runtime))
     assert detection.enabled is True
     assert detection.explicit is False
     assert detection.strategies[0] == ("api", Availability.yes(f"key from {origin}"))
@@ -150,7 +150,7 @@ def test_enabled_by_detection(
 
 def test_enabled_by_config_without_credentials(make: Make) -> None:
     runtime = make("[providers.gamma]\nenabled = true\n")
-    detection = runtime.detect(only(runtime))
+    detection = runtime.detect_blocking(only(runtime))
     assert (detection.enabled, detection.explicit) == (True, True)
     assert detection.reason() == "enabled in config"
     assert runtime.context(only(runtime)).explicitly_enabled is True
@@ -158,7 +158,7 @@ def test_enabled_by_config_without_credentials(make: Make) -> None:
 
 def test_disabled_by_config_despite_credentials(make: Make) -> None:
     runtime = make("[providers.gamma]\nenabled = false\n", {"GAMMA_API_KEY": "k"})
-    detection = runtime.detect(only(runtime))
+    detection = runtime.detect_blocking(only(runtime))
     assert (detection.enabled, detection.explicit) == (False, True)
     assert detection.strategies[0][1].ok is True
     assert detection.reason() == "disabled in config"

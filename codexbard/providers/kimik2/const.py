@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from codexbard.providers.base import ApiKey
+
 PROVIDER_ID: Final = "kimik2"
 DISPLAY_NAME: Final = "Kimi K2"
 SERVICE: Final = "kimi-k2.ai"
@@ -21,7 +23,8 @@ REMAINING_HEADER: Final = "x-credits-remaining"
 REQUEST_TIMEOUT: Final = 30.0
 CREDITS_UNIT: Final = "credits"
 
-ENABLE_HINT: Final = (
-    "Set KIMI_K2_API_KEY or run `codexbard config set-secret --provider kimik2` "
-    "(KIMI_API_KEY and KIMI_KEY count only with `[providers.kimik2] enabled = true`)"
-)
+# Error bodies are quoted in messages up to this many characters (scrubbed first).
+EXCERPT_LIMIT: Final = 160
+
+API_KEY: Final = ApiKey(DISPLAY_NAME, env_vars=OWN_ENV_VARS, opt_in_env_vars=FALLBACK_ENV_VARS)
+ENABLE_HINT: Final = API_KEY.hint(PROVIDER_ID)

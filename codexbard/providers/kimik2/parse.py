@@ -8,8 +8,6 @@ to the next key path, never to the same path in a later context.
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Final, TypeVar
@@ -17,6 +15,7 @@ from typing import Any, Final, TypeVar
 from codexbard.errors import ParseError
 from codexbard.host.clock import parse_timestamp
 from codexbard.models import Credits, Identity, UsageSnapshot
+from codexbard.providers.coerce import number
 from codexbard.providers.kimik2.const import CREDITS_UNIT, REMAINING_HEADER
 
 T = TypeVar("T")
@@ -61,8 +60,6 @@ REMAINING_KEYS: Final = (
 )
 UPDATED_AT_KEYS: Final = ("updated_at", "updatedAt", "timestamp", "time", "last_update", "lastUpdated")
 
-# A plain decimal number; Python's float() would also accept "1_000", which no upstream means.
-_NUMBER: Final = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _MISSING: Final = object()
 
 
@@ -84,26 +81,6 @@ def contexts(root: Mapping[str, Any]) -> list[dict[str, Any]]:
         if isinstance(value, dict):
             found.append(value)
     return found
-
-
-def to_finite(value: object) -> float | None:
-    """Convert an int, float or numeric string to a finite float; anything else is None."""
-    if isinstance(value, bool):
-        return None
-    number: float
-    if isinstance(value, int | float):
-        try:
-            number = float(value)
-        except OverflowError:  # an integer too large for a float
-            return None
-    elif isinstance(value, str):
-        text = value.strip()
-        if not _NUMBER.fullmatch(text):
-            return None
-        number = float(text)
-    else:
-        return None
-    return number if math.isfinite(number) else None
 
 
 def lookup(
@@ -150,10 +127,10 @@ def parse_credits(data: object, headers: Mapping[str, str] | None = None) -> Usa
     if not isinstance(data, dict):
         raise ParseError("Kimi K2: root JSON is not an object.")
     ctxs = contexts(data)
-    consumed = lookup(ctxs, CONSUMED_KEYS, to_finite)
-    remaining = lookup(ctxs, REMAINING_KEYS, to_finite)
+    consumed = lookup(ctxs, CONSUMED_KEYS, number)
+    remaining = lookup(ctxs, REMAINING_KEYS, number)
     if remaining is None:
-        remaining = to_finite(header_value(headers or {}, REMAINING_HEADER))
+        remaining = number(header_value(headers or {}, REMAINING_HEADER))
     consumed_value = consumed if consumed is not None else 0.0
     remaining_value = max(0.0, remaining if remaining is not None else 0.0)
     updated_at = lookup(ctxs, UPDATED_AT_KEYS, to_updated_at)

@@ -5,25 +5,24 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from urllib.parse import urlsplit
 
 from codexbard.errors import NotConfigured, ParseError, ProviderError, Timeout
-from codexbard.host.credentials import Secret, SecretLookup
+from codexbard.host.credentials import Secret
+from codexbard.host.http import validate_endpoint
 from codexbard.models import UsageSnapshot
 from codexbard.providers.base import ApiKeyStrategy, FetchContext
 from codexbard.providers.openrouter.const import (
+    API_KEY,
     CREDITS_PATH,
     CREDITS_TIMEOUT,
     DEFAULT_BASE_URL,
     DEFAULT_X_TITLE,
-    ENABLE_HINT,
-    ENV_API_KEY,
     ENV_API_URL,
     ENV_HTTP_REFERER,
     ENV_X_TITLE,
-    INVALID_URL_MESSAGE,
     KEY_PATH,
     KEY_TIMEOUT,
+    OVERRIDE_HINT,
     SERVICE,
 )
 from codexbard.providers.openrouter.parse import (
@@ -43,23 +42,7 @@ def resolve_base_url(env: Mapping[str, str]) -> str:
     raw = (env.get(ENV_API_URL) or "").strip()
     if not raw:
         return DEFAULT_BASE_URL
-    candidate = raw if "://" in raw else "https://" + raw
-    parts = urlsplit(candidate)
-    try:
-        _ = parts.port  # a malformed port raises ValueError
-    except ValueError:
-        raise NotConfigured(INVALID_URL_MESSAGE) from None
-    if (
-        parts.scheme.lower() != "https"
-        or not parts.hostname
-        or "@" in parts.netloc
-        or parts.query
-        or parts.fragment
-        or any(ch.isspace() for ch in candidate)
-    ):
-        # The value is never echoed: it may carry credentials in its userinfo.
-        raise NotConfigured(INVALID_URL_MESSAGE)
-    return candidate.rstrip("/")
+    return validate_endpoint(ENV_API_URL, raw, base=True, hint=OVERRIDE_HINT)
 
 
 def _header_value(env: Mapping[str, str], name: str, default: str | None) -> str | None:
@@ -71,10 +54,9 @@ def _header_value(env: Mapping[str, str], name: str, default: str | None) -> str
     return value
 
 
-def credits_headers(env: Mapping[str, str], key: Secret) -> dict[str, str]:
-    """Headers of the `/credits` request: auth, app title and, when set, the referer."""
+def credits_headers(env: Mapping[str, str]) -> dict[str, str]:
+    """Headers of the `/credits` request besides auth: app title and, when set, the referer."""
     headers = {
-        "Authorization": f"Bearer {key.reveal()}",
         "Accept": "application/json",
         "X-Title": _header_value(env, ENV_X_TITLE, DEFAULT_X_TITLE) or DEFAULT_X_TITLE,
     }
@@ -84,23 +66,17 @@ def credits_headers(env: Mapping[str, str], key: Secret) -> dict[str, str]:
     return headers
 
 
-def key_headers(key: Secret) -> dict[str, str]:
-    """Headers of the `/key` request (no X-Title or HTTP-Referer, as the sheet says)."""
-    return {"Authorization": f"Bearer {key.reveal()}", "Accept": "application/json"}
-
+# The `/key` request carries no X-Title or HTTP-Referer, as the sheet says.
+KEY_HEADERS = {"Accept": "application/json"}
 
 
 async def fetch_key(ctx: FetchContext, base: str, key: Secret) -> KeyResult:
     """Fetch `/key` within the 1 s budget; every failure becomes a KeyResult with a reason."""
-    budget = ctx.remaining(KEY_TIMEOUT)
     try:
         # httpx's timeout is per network operation; asyncio.timeout bounds the whole exchange.
-        async with asyncio.timeout(budget):
+        async with asyncio.timeout(ctx.remaining(KEY_TIMEOUT)):
             response = await ctx.http.get(
-                base + KEY_PATH,
-                service=SERVICE,
-                headers=key_headers(key),
-                timeout=budget,
+                base + KEY_PATH, service=SERVICE, bearer=key, headers=KEY_HEADERS, timeout=KEY_TIMEOUT,
                 check_status=False,
             )
     except (TimeoutError, Timeout):
@@ -119,26 +95,16 @@ async def fetch_key(ctx: FetchContext, base: str, key: Secret) -> KeyResult:
 class OpenRouterApi(ApiKeyStrategy):
     """Read the credit balance and, when available, the key's spending cap with an API key."""
 
-    def lookup(self, ctx: FetchContext) -> SecretLookup:
-        """OPENROUTER_API_KEY, the secret store, then config `api_key`."""
-        return ctx.credentials.secret("api_key", env_vars=(ENV_API_KEY,))
+    key = API_KEY
 
-    def missing_message(self, ctx: FetchContext, lookup: SecretLookup) -> str:
-        """Where the lookup searched and how to enable OpenRouter."""
-        return f"OpenRouter API key not found (looked in {lookup.where()}). {ENABLE_HINT}"
-
-    async def fetch(self, ctx: FetchContext) -> UsageSnapshot:
+    async def fetch_with_key(self, ctx: FetchContext, key: Secret) -> UsageSnapshot:
         """Fetch `/credits` and `/key` concurrently; only `/credits` can fail the fetch."""
-        key = self.require_key(ctx)
         base = resolve_base_url(ctx.env)
-        headers = credits_headers(ctx.env, key)
+        headers = credits_headers(ctx.env)
         key_task = asyncio.create_task(fetch_key(ctx, base, key))
         try:
             response = await ctx.http.get(
-                base + CREDITS_PATH,
-                service=SERVICE,
-                headers=headers,
-                timeout=ctx.remaining(CREDITS_TIMEOUT),
+                base + CREDITS_PATH, service=SERVICE, bearer=key, headers=headers, timeout=CREDITS_TIMEOUT
             )
             credits = parse_credits(response.json_object())
         except BaseException:

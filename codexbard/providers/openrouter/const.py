@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from codexbard.providers.base import ApiKey
+
 PROVIDER_ID: Final = "openrouter"
 DISPLAY_NAME: Final = "OpenRouter"
 SERVICE: Final = "OpenRouter"
@@ -30,10 +32,7 @@ PRIMARY_LABEL: Final = "Credits"
 CURRENCY: Final = "USD"
 COST_PERIOD: Final = "monthly"
 
-ENABLE_HINT: Final = (
-    f"Set {ENV_API_KEY} or run `codexbard config set-secret --provider {PROVIDER_ID}`."
-)
-INVALID_URL_MESSAGE: Final = (
-    f"OpenRouter endpoint override {ENV_API_URL} must use HTTPS or a bare host "
-    "(for a local test server use [upstream_overrides] instead)."
-)
+API_KEY: Final = ApiKey(DISPLAY_NAME, env_vars=(ENV_API_KEY,))
+ENABLE_HINT: Final = API_KEY.hint(PROVIDER_ID)
+# Follows every refusal of an OPENROUTER_API_URL value.
+OVERRIDE_HINT: Final = "(for a local test server use [upstream_overrides] instead)"

@@ -9,6 +9,7 @@ from typing import Any, Final
 
 from codexbard.errors import ParseError
 from codexbard.models import Credits, Identity, ProviderCost, RateWindow, UsageSnapshot
+from codexbard.providers.coerce import number, percent
 from codexbard.providers.openrouter.const import COST_PERIOD, CURRENCY, PRIMARY_LABEL
 
 # Reasons the key section is unavailable (the sheet's wording); they go to the debug log only.
@@ -25,17 +26,6 @@ _KEY_NUMBERS: Final = (
     "usage_monthly",
 )
 _RESET_USAGE: Final = {"daily": "usage_daily", "weekly": "usage_weekly", "monthly": "usage_monthly"}
-
-
-def finite_number(value: object) -> float | None:
-    """Return `value` as a float if it is a finite JSON number (not a bool, not a string), else None."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:  # an integer too large for a float
-        return None
-    return number if math.isfinite(number) else None
 
 
 @dataclass(frozen=True)
@@ -88,10 +78,10 @@ def parse_credits(payload: Mapping[str, Any]) -> CreditsInfo:
         raise ParseError("OpenRouter /credits response has no `data` object")
     values: dict[str, float] = {}
     for name in ("total_credits", "total_usage"):
-        number = finite_number(data.get(name))
-        if number is None:
+        value = number(data.get(name), strings=False)  # OpenRouter sends JSON numbers, never strings
+        if value is None:
             raise ParseError(f"OpenRouter /credits field `data.{name}` is not a finite number")
-        values[name] = number
+        values[name] = value
     return CreditsInfo(total_credits=values["total_credits"], total_usage=values["total_usage"])
 
 
@@ -107,10 +97,10 @@ def parse_key(payload: object) -> KeyResult:
     numbers: dict[str, float | None] = {}
     for name in _KEY_NUMBERS:
         raw = data.get(name)
-        number = finite_number(raw)
-        if raw is not None and number is None:
+        value = number(raw, strings=False)
+        if raw is not None and value is None:
             return KeyResult(None, KEY_INVALID)
-        numbers[name] = number
+        numbers[name] = value
     limit_reset = data.get("limit_reset")
     if limit_reset is not None and not isinstance(limit_reset, str):
         return KeyResult(None, KEY_INVALID)
@@ -163,8 +153,7 @@ def primary_window(info: KeyInfo) -> RateWindow | None:
     used = key_used(info)
     if used is None or not math.isfinite(used) or used < 0:
         return None
-    percent = min(100.0, max(0.0, used * 100.0 / info.limit))
-    return RateWindow(used_percent=percent, label=PRIMARY_LABEL)
+    return RateWindow(used_percent=percent(used * 100.0 / info.limit), label=PRIMARY_LABEL)
 
 
 def provider_cost(info: KeyInfo, balance: float) -> ProviderCost | None:

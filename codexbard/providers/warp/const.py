@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from codexbard.providers.base import ApiKey
+
 PROVIDER_ID: Final = "warp"
 DISPLAY_NAME: Final = "Warp"
 SERVICE: Final = "Warp"
@@ -30,10 +32,8 @@ PRIMARY_LABEL: Final = "Credits"
 SECONDARY_LABEL: Final = "Add-on credits"
 CREDITS_UNIT: Final = "credits"
 
-ENABLE_HINT: Final = (
-    f"Set {ENV_API_KEY} (a Warp API key, `wk-…`) "
-    f"or run `codexbard config set-secret --provider {PROVIDER_ID}`."
-)
+API_KEY: Final = ApiKey(DISPLAY_NAME, env_vars=(ENV_API_KEY, ENV_TOKEN), note="a Warp API key, `wk-…`")
+ENABLE_HINT: Final = API_KEY.hint(PROVIDER_ID)
 
 QUERY: Final = """query GetRequestLimitInfo($requestContext: RequestContext!) {
   user(requestContext: $requestContext) {

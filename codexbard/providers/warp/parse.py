@@ -3,52 +3,22 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from codexbard.errors import AuthRequired, ParseError, ProviderError, RateLimited, Unavailable
+from codexbard.errors import AuthRequired, ParseError, ProviderError, Unavailable
 from codexbard.host.clock import parse_iso
-from codexbard.host.redact import scrub, summarize
+from codexbard.host.http import error_for_status
+from codexbard.host.redact import excerpt
 from codexbard.models import Credits, RateWindow, UsageSnapshot
+from codexbard.providers.coerce import flag, number, percent
 from codexbard.providers.warp.const import CREDITS_UNIT, PRIMARY_LABEL, SECONDARY_LABEL
 
-_TRUE_STRINGS: Final = frozenset({"true", "1", "yes"})
 _AUTH_WORDS: Final = ("unauthenticated", "unauthorized")
 _MAX_MESSAGES: Final = 3
 _USER_OUTPUT: Final = "UserOutput"
-
-
-def lenient_number(value: object) -> float:
-    """Read an int, a float or a numeric string; anything else (null, bool, junk, NaN) is 0."""
-    if isinstance(value, bool):
-        return 0.0
-    if isinstance(value, int | float):
-        try:
-            number = float(value)
-        except OverflowError:
-            return 0.0
-    elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            return 0.0
-    else:
-        return 0.0
-    return number if math.isfinite(number) else 0.0
-
-
-def lenient_bool(value: object) -> bool:
-    """Read `isUnlimited`: true, 1, or the strings "true"/"1"/"yes"; null and anything else are false."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        return value == 1
-    if isinstance(value, str):
-        return value.strip().lower() in _TRUE_STRINGS
-    return False
 
 
 def format_count(value: float) -> str:
@@ -59,10 +29,6 @@ def format_count(value: float) -> str:
 def format_expiry(when: datetime) -> str:
     """Format a grant expiry unambiguously, e.g. `2026-04-10 00:00 UTC`."""
     return when.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _clamp_percent(value: float) -> float:
-    return min(100.0, max(0.0, value))
 
 
 def graphql_messages(errors: object) -> list[str]:
@@ -85,7 +51,7 @@ def _has_errors(errors: object) -> bool:
 
 def _clean(text: str, secrets: Iterable[str | None]) -> str:
     # Scrub before cutting, so a key that straddles the cut cannot survive half-hidden.
-    return summarize(scrub(text, secrets))
+    return excerpt(text, secrets)
 
 
 def error_summary(status: int, body: bytes, secrets: Iterable[str | None] = ()) -> str:
@@ -116,11 +82,7 @@ def http_error(
 ) -> ProviderError:
     """Build the typed error for a non-200 answer: 401/403 auth, 429 rate limit, else unavailable."""
     message = f"Warp API error ({status}): {error_summary(status, body, secrets)}"
-    if status in (401, 403):
-        return AuthRequired(message)
-    if status == 429:
-        return RateLimited(message, retry_after=retry_after)
-    return Unavailable(message)
+    return error_for_status(status, message, retry_after=retry_after)
 
 
 def _graphql_error(errors: object, secrets: Iterable[str | None]) -> ProviderError:
@@ -156,8 +118,8 @@ def _grant(raw: object) -> Grant | None:
         return None
     expiration = raw.get("expiration")
     return Grant(
-        granted=lenient_number(raw.get("requestCreditsGranted")),
-        remaining=lenient_number(raw.get("requestCreditsRemaining")),
+        granted=number(raw.get("requestCreditsGranted"), default=0.0),
+        remaining=number(raw.get("requestCreditsRemaining"), default=0.0),
         expiration=parse_iso(expiration) if isinstance(expiration, str) else None,
     )
 
@@ -203,7 +165,7 @@ def secondary_window(bonus: BonusSummary) -> RateWindow | None:
     if not (bonus.total > 0 or bonus.remaining > 0 or has_expiry):
         return None
     if bonus.total > 0:
-        used = _clamp_percent((bonus.total - bonus.remaining) * 100.0 / bonus.total)
+        used = percent((bonus.total - bonus.remaining) * 100.0 / bonus.total)
     elif bonus.remaining > 0:
         used = 0.0
     else:
@@ -231,7 +193,7 @@ def _request_limit_info(
     typename = user.get("__typename")
     if isinstance(typename, str) and typename.strip() and typename != _USER_OUTPUT:
         # Warp answers an auth problem with another member of the union (e.g. UserFacingError).
-        name = summarize(scrub(typename, secrets), 80)
+        name = excerpt(typename, secrets, 80)
         raise AuthRequired(f"Unexpected user type '{name}' from Warp; check that the API key is valid.")
     raise ParseError("Unable to extract requestLimitInfo from the Warp response")
 
@@ -246,16 +208,17 @@ def parse_usage(payload: object, secrets: Iterable[str | None] = ()) -> UsageSna
         raise _graphql_error(errors, secrets)
     user, info = _request_limit_info(payload, secrets)
 
-    unlimited = lenient_bool(info.get("isUnlimited"))
-    limit = lenient_number(info.get("requestLimit"))
-    used = lenient_number(info.get("requestsUsedSinceLastRefresh"))
+    unlimited = flag(info.get("isUnlimited"))
+    # Null, bools, junk and numbers that do not fit a float count as 0, as in Warp's own client.
+    limit = number(info.get("requestLimit"), default=0.0)
+    used = number(info.get("requestsUsedSinceLastRefresh"), default=0.0)
     refresh = info.get("nextRefreshTime")
     if unlimited:
         primary = RateWindow(used_percent=0.0, reset_description="Unlimited", label=PRIMARY_LABEL)
         credits = None
     else:
         primary = RateWindow(
-            used_percent=_clamp_percent(used * 100.0 / limit) if limit > 0 else 0.0,
+            used_percent=percent(used * 100.0 / limit) if limit > 0 else 0.0,
             resets_at=parse_iso(refresh) if isinstance(refresh, str) else None,
             reset_description=f"{format_count(used)}/{format_count(limit)} credits",
             label=PRIMARY_LABEL,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from codexbard.providers.base import ProviderSpec
-from codexbard.providers.zai.api import ZaiApiStrategy
+from codexbard.providers.zai.api import GLOBAL_KEY, ZaiApiStrategy
 from codexbard.providers.zai.const import (
     ACCOUNT_KEYS,
     CONFIG_KEYS,
@@ -25,5 +25,5 @@ PROVIDER = ProviderSpec(
     status=None,
     config_keys=CONFIG_KEYS,
     account_keys=ACCOUNT_KEYS,
-    enable_hint="Set Z_AI_API_KEY or run `codexbard config set-secret --provider zai`.",
+    enable_hint=GLOBAL_KEY.hint(PROVIDER_ID),
 )

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from typing import Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from codexbard.errors import AuthRequired, NotConfigured, ProviderError
-from codexbard.host.credentials import SecretLookup
+from codexbard.host.credentials import Secret
+from codexbard.host.http import validate_endpoint
 from codexbard.models import Credits, UsageSnapshot
-from codexbard.providers.base import ApiKeyStrategy, FetchContext
+from codexbard.providers.base import ApiKey, ApiKeyStrategy, FetchContext
 from codexbard.providers.zai.const import (
     BALANCE_SERVICE,
     BALANCE_TIMEOUT,
@@ -18,6 +20,7 @@ from codexbard.providers.zai.const import (
     CN_ENV_API_KEYS,
     CN_KEY_FILES,
     DEADLINE_MARGIN,
+    DISPLAY_NAME,
     ENV_API_HOST,
     ENV_API_KEY,
     ENV_BALANCE_URL,
@@ -42,8 +45,12 @@ from codexbard.providers.zai.parse import parse_balance, parse_quota
 
 log = logging.getLogger(__name__)
 
-# Whitespace or control characters anywhere in an override URL.
+# Whitespace or control characters anywhere in a team id.
 _BAD_CHARS = re.compile(r"[\s\x00-\x1f\x7f]")
+
+GLOBAL_KEY: Final = ApiKey(DISPLAY_NAME, env_vars=(ENV_API_KEY,))
+# bigmodel-cn also reads the variables and key files other GLM tools use.
+CN_KEY: Final = ApiKey(DISPLAY_NAME, env_vars=(ENV_API_KEY, *CN_ENV_API_KEYS), files=CN_KEY_FILES)
 
 
 @dataclass(frozen=True)
@@ -79,57 +86,17 @@ def region_of(ctx: FetchContext) -> str:
     return str(region)
 
 
-def lookup_key(ctx: FetchContext, region: str) -> SecretLookup:
-    """Look the API key up: env vars, secret store, config, then (bigmodel-cn only) other tools' files."""
-    env_vars: tuple[str, ...] = (ENV_API_KEY,)
-    files: tuple[str, ...] = ()
-    if region == REGION_CN:
-        env_vars += CN_ENV_API_KEYS
-        # The files belong to the default credentials, like the env vars: not to a named account.
-        if ctx.account is None:
-            files = CN_KEY_FILES
-    return ctx.credentials.secret("api_key", env_vars=env_vars, files=files)
-
-
-def _missing_key_message(lookup: SecretLookup, region: str) -> str:
-    extra = " (or BIGMODEL_API_KEY)" if region == REGION_CN else ""
-    return (
-        f"z.ai API key not found (looked in: {lookup.where()}). "
-        f"Set {ENV_API_KEY}{extra} or run `codexbard config set-secret --provider zai`."
-    )
-
-
 def validate_override(name: str, raw: str, region: str) -> str:
-    """Normalize an endpoint override to an https URL, or raise NotConfigured naming the variable."""
-    value = raw.strip()
-    if _BAD_CHARS.search(value):
-        raise NotConfigured(f"{name} contains whitespace or control characters; fix or unset it")
-    if "://" not in value:
-        value = "https://" + value
-    parts = urlsplit(value)
-    if parts.scheme.lower() != "https":
-        raise NotConfigured(f"{name} must be an https:// URL or a bare host name; fix or unset it")
-    netloc = parts.netloc
-    if "@" in netloc:
-        raise NotConfigured(f"{name} must not carry a user name or password; remove it")
-    # Encoded delimiters (%2f, %40, %3a, ...) or a backslash in the host can smuggle another host past
-    # the checks below; no real host name contains either.
-    if "%" in netloc or "\\" in netloc:
-        raise NotConfigured(f"{name} has percent-encoded or backslash characters in its host; fix it")
-    try:
-        host = (parts.hostname or "").rstrip(".")
-        _ = parts.port  # raises ValueError for a port that is not a number
-    except ValueError:
-        raise NotConfigured(f"{name} has an invalid port; fix or unset it") from None
-    if not host:
-        raise NotConfigured(f"{name} has no host name; fix or unset it")
+    """The shared endpoint validation, plus: a canonical host of the other region is refused."""
+    url = validate_endpoint(name, raw)
+    host = (urlsplit(url).hostname or "").rstrip(".")
     for other_region, canonical in REGION_HOSTS.items():
         if host == canonical and other_region != region:
             raise NotConfigured(
                 f"{name} points at {canonical}, which does not match the selected region {region}; "
                 f"fix {name} or providers.zai.region"
             )
-    return urlunsplit(("https", netloc, parts.path, parts.query, ""))
+    return url
 
 
 def quota_url(ctx: FetchContext, region: str) -> str:
@@ -208,55 +175,46 @@ def settings_of(ctx: FetchContext) -> FetchSettings:
 class ZaiApiStrategy(ApiKeyStrategy):
     """Read the GLM Coding Plan quota with an API key."""
 
-    def _region_for_lookup(self, ctx: FetchContext) -> str:
-        region = ctx.option("region", REGION_GLOBAL)
-        return region if region in REGIONS else REGION_GLOBAL
+    key = GLOBAL_KEY
 
-    def lookup(self, ctx: FetchContext) -> SecretLookup:
-        """The key for the configured region (bigmodel-cn also reads other tools' key files)."""
-        return lookup_key(ctx, self._region_for_lookup(ctx))
+    def api_key(self, ctx: FetchContext) -> ApiKey:
+        """The key for the configured region (bigmodel-cn also reads other tools' variables and files)."""
+        return CN_KEY if ctx.option("region", REGION_GLOBAL) == REGION_CN else GLOBAL_KEY
 
-    def missing_message(self, ctx: FetchContext, lookup: SecretLookup) -> str:
-        """Where the lookup searched and how to enable z.ai."""
-        return _missing_key_message(lookup, self._region_for_lookup(ctx))
-
-    async def fetch(self, ctx: FetchContext) -> UsageSnapshot:
+    async def fetch_with_key(self, ctx: FetchContext, key: Secret) -> UsageSnapshot:
         """Fetch the quota (required) and, for bigmodel-cn, the account balance (optional)."""
         settings = settings_of(ctx)
-        secret = self.require_key(ctx)
-        token = secret.reveal()
-        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        headers = {"Accept": "application/json"}
         if settings.team is not None:
             headers[ORG_HEADER] = settings.team.organization
             headers[PROJECT_HEADER] = settings.team.project
-        hint = f"; check the API key from {secret.origin}"
         try:
             response = await ctx.http.get(
-                settings.quota_url,
-                service=settings.service,
-                headers=headers,
-                timeout=ctx.remaining(QUOTA_TIMEOUT),
+                settings.quota_url, service=settings.service, bearer=key, headers=headers, timeout=QUOTA_TIMEOUT
             )
-            snapshot = parse_quota(response.json_object(), service=settings.service, secrets=(token,))
+            snapshot = parse_quota(response.json_object(), service=settings.service, secrets=response.secrets)
         except AuthRequired as exc:
-            raise AuthRequired(exc.message + hint) from None
+            raise AuthRequired(f"{exc.message}; check the API key from {key.origin}") from None
         if settings.balance_url is not None:
-            credits = await self._balance(ctx, settings.balance_url, headers)
+            credits = await self._balance(ctx, settings.balance_url, key)
             if credits is not None:
                 snapshot = snapshot.model_copy(update={"credits": credits})
         return snapshot
 
-    async def _balance(self, ctx: FetchContext, url: str, headers: dict[str, str]) -> Credits | None:
-        """The BigModel account balance; any failure only means no credits."""
+    async def _balance(self, ctx: FetchContext, url: str, key: Secret) -> Credits | None:
+        """The BigModel account balance; any failure only means no credits, never a failed poll."""
         timeout = ctx.remaining(BALANCE_TIMEOUT + DEADLINE_MARGIN) - DEADLINE_MARGIN
         if timeout < DEADLINE_MARGIN:
             log.debug("zai: skipping the balance request, the poll deadline is near")
             return None
-        # The balance belongs to the account, not to a team: send only the bearer header.
-        plain: dict[str, str] = {k: v for k, v in headers.items() if k not in (ORG_HEADER, PROJECT_HEADER)}
         try:
-            response = await ctx.http.get(url, service=BALANCE_SERVICE, headers=plain, timeout=timeout)
+            # The balance belongs to the account, not to a team: no team headers.
+            response = await ctx.http.get(
+                url, service=BALANCE_SERVICE, bearer=key, headers={"Accept": "application/json"}, timeout=timeout
+            )
             return parse_balance(response.json_object())
         except ProviderError as exc:
             log.debug("zai: balance request failed (%s); leaving credits empty", exc.kind)
-            return None
+        except Exception as exc:  # an optional call must never fail the poll
+            log.debug("zai: balance reply could not be read (%s); leaving credits empty", type(exc).__name__)
+        return None

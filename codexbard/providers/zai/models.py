@@ -1,7 +1,8 @@
 """Strict readers of the z.ai quota payload's limit entries.
 
 The upstream decodes its JSON with a typed decoder, so a limit entry with a non-integral `unit`,
-`number` or `percentage` fails the whole fetch. JSON numbers such as `25.0` still count as integers.
+`number` or `percentage` fails the whole fetch. JSON numbers such as `25.0` still count as integers;
+numbers outside the signed 64-bit range do not (see `codexbard.providers.coerce.integral`).
 """
 
 from __future__ import annotations
@@ -10,21 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from codexbard.errors import ParseError
+from codexbard.providers.coerce import integral
 
 _REQUIRED_INTS = ("unit", "number", "percentage")
 _OPTIONAL_INTS = (("usage", "usage"), ("currentValue", "current_value"), ("remaining", "remaining"),
                   ("nextResetTime", "next_reset_time"))
-
-
-def integral(value: Any) -> int | None:
-    """Return `value` as an int when it is an integral JSON number (never a bool or a string)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
 
 
 @dataclass(frozen=True)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
 
 from codexbard.errors import AuthRequired, ParseError, Unavailable
 from codexbard.host.clock import from_epoch_ms
-from codexbard.host.redact import scrub, summarize
+from codexbard.host.redact import excerpt
 from codexbard.models import Credits, Identity, NamedWindow, RateWindow, UsageSnapshot, WindowValue
+from codexbard.providers.coerce import integral, number, percent
 from codexbard.providers.zai.const import (
     CREDIT_LIMIT,
     CREDITS_UNIT,
@@ -23,7 +23,7 @@ from codexbard.providers.zai.const import (
     UNIT_NAMES,
     WEEKLY_LABEL,
 )
-from codexbard.providers.zai.models import LimitEntry, integral, read_limit_entry
+from codexbard.providers.zai.models import LimitEntry, read_limit_entry
 
 _PLAN_KEYS = ("planName", "plan", "plan_type", "packageName", "level")
 _TOKEN_TYPES = (TOKENS_LIMIT, CREDIT_LIMIT)
@@ -37,7 +37,8 @@ def check_envelope(payload: dict[str, Any], *, service: str, secrets: Iterable[s
     if "code" not in payload and "success" not in payload:
         raise ParseError(f"{service} answered without the code/success envelope")
     msg = payload.get("msg")
-    detail = scrub(summarize(msg), list(secrets)) if isinstance(msg, str) and msg.strip() else None
+    # Scrubbed before it is cut, so a key straddling the cut cannot leave its first characters.
+    detail = excerpt(msg, secrets) if isinstance(msg, str) and msg.strip() else None
     if code in (401, 403):
         raise AuthRequired(f"{service} rejected the API key (code {code}{': ' + detail if detail else ''})")
     raise Unavailable(f"{service} quota API error: {detail or 'invalid response'}")
@@ -63,7 +64,7 @@ def used_percent(entry: LimitEntry) -> float:
         elif entry.current_value is not None:
             used = entry.current_value
     value = used * 100 / entry.usage if used is not None and entry.usage else float(entry.percentage)
-    return min(100.0, max(0.0, value))
+    return percent(value)
 
 
 def reset_description(entry: LimitEntry, minutes: int | None) -> str | None:
@@ -155,22 +156,6 @@ def parse_quota(
     )
 
 
-def _amount(value: Any) -> float | None:
-    """A money amount: a finite number or numeric string; null and anything else is absent."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    return number if math.isfinite(number) else None
-
-
 def parse_balance(payload: dict[str, Any]) -> Credits | None:
     """Read the BigModel account balance as credits in CNY, or None when it cannot be read."""
     if integral(payload.get("code")) != 200 or payload.get("success") is not True:
@@ -179,7 +164,7 @@ def parse_balance(payload: dict[str, Any]) -> Credits | None:
     if not isinstance(data, dict):
         return None
     for key in ("availableBalance", "balance"):
-        amount = _amount(data.get(key))
+        amount = number(data.get(key))
         if amount is not None:
             return Credits(remaining=amount, unit=CREDITS_UNIT)
     return None

@@ -262,21 +262,21 @@ def _unreachable(request: httpx.Request) -> httpx.Response:
     raise AssertionError("no request may be sent")
 
 
-def test_available_with_own_env_var() -> None:
+async def test_available_with_own_env_var() -> None:
     ctx = make_context("kimik2", _unreachable, env={"KIMI_K2_API_KEY": KEY})
-    availability = KimiK2ApiStrategy().available(ctx)
+    availability = await KimiK2ApiStrategy().available(ctx)
     assert availability.ok
     assert availability.reason == "API key from env KIMI_K2_API_KEY"
     assert KEY not in availability.reason
 
 
 @pytest.mark.parametrize("var", ["KIMI_API_KEY", "KIMI_KEY"])
-def test_generic_env_vars_do_not_auto_enable(var: str) -> None:
-    availability = KimiK2ApiStrategy().available(make_context("kimik2", _unreachable, env={var: KEY}))
+async def test_generic_env_vars_do_not_auto_enable(var: str) -> None:
+    availability = await KimiK2ApiStrategy().available(make_context("kimik2", _unreachable, env={var: KEY}))
     assert not availability.ok
     assert availability.kind == "not_configured"
     assert availability.reason == (
-        "Missing Kimi K2 API key (looked in env KIMI_K2_API_KEY, memory entry kimik2:api_key, "
+        "Kimi K2 API key not found (looked in env KIMI_K2_API_KEY, memory entry kimik2:api_key, "
         "config providers.kimik2.api_key). Set KIMI_K2_API_KEY or run "
         "`codexbard config set-secret --provider kimik2` (KIMI_API_KEY and KIMI_KEY count only with "
         "`[providers.kimik2] enabled = true`)."
@@ -293,7 +293,7 @@ async def test_generic_env_vars_count_when_explicitly_enabled(var: str) -> None:
         return json_response({"credits_remaining": 3})
 
     ctx = make_context("kimik2", handler, env={var: f" {KEY} "}, explicitly_enabled=True)
-    availability = KimiK2ApiStrategy().available(ctx)
+    availability = await KimiK2ApiStrategy().available(ctx)
     assert availability.ok
     assert availability.reason == f"API key from env {var}"
     await KimiK2ApiStrategy().fetch(ctx)
@@ -348,7 +348,7 @@ async def test_configured_key_auto_enables() -> None:
         return json_response({"credits_remaining": 3})
 
     ctx = make_context("kimik2", handler, options={"api_key": "config-key"})
-    assert KimiK2ApiStrategy().available(ctx).reason == "API key from config providers.kimik2.api_key"
+    assert (await KimiK2ApiStrategy().available(ctx)).reason == "API key from config providers.kimik2.api_key"
     await KimiK2ApiStrategy().fetch(ctx)
     assert auth == ["Bearer config-key"]
 
@@ -361,7 +361,7 @@ async def test_stored_secret_is_used_and_env_wins_over_it() -> None:
         return json_response({"credits_remaining": 3})
 
     stored = make_context("kimik2", handler, secrets={"kimik2:api_key": "stored-key"})
-    assert KimiK2ApiStrategy().available(stored).ok
+    assert (await KimiK2ApiStrategy().available(stored)).ok
     await KimiK2ApiStrategy().fetch(stored)
     both = make_context(
         "kimik2", handler, env={"KIMI_K2_API_KEY": "env-key"}, secrets={"kimik2:api_key": "stored-key"}
@@ -374,7 +374,7 @@ async def test_fetch_without_key_is_not_configured() -> None:
     ctx = make_context("kimik2", _unreachable, env={"KIMI_K2_API_KEY": " \n", "KIMI_KEY": KEY})
     with pytest.raises(NotConfigured) as info:
         await KimiK2ApiStrategy().fetch(ctx)
-    assert "Missing Kimi K2 API key" in info.value.message
+    assert "Kimi K2 API key not found" in info.value.message
     assert "KIMI_K2_API_KEY" in info.value.message
     assert "codexbard config set-secret --provider kimik2" in info.value.message
     assert KEY not in info.value.message
@@ -385,6 +385,6 @@ async def test_explicitly_enabled_without_any_key_names_every_place() -> None:
     with pytest.raises(NotConfigured) as info:
         await KimiK2ApiStrategy().fetch(ctx)
     assert info.value.message.startswith(
-        "Missing Kimi K2 API key (looked in env KIMI_K2_API_KEY, memory entry kimik2:api_key, "
+        "Kimi K2 API key not found (looked in env KIMI_K2_API_KEY, memory entry kimik2:api_key, "
         "config providers.kimik2.api_key, env KIMI_API_KEY, env KIMI_KEY). "
     )

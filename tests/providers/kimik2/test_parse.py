@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from codexbard.errors import ParseError
-from codexbard.providers.kimik2.parse import format_credits, header_value, parse_credits, to_finite
+from codexbard.providers.coerce import number
+from codexbard.providers.kimik2.parse import format_credits, header_value, parse_credits
 from tests.helpers import fixture_bytes
 
 
@@ -154,7 +155,7 @@ def test_format_credits(value: float, text: str) -> None:
      (10**400, None), (float("nan"), None)],
 )
 def test_to_finite(raw: object, expected: float | None) -> None:
-    assert to_finite(raw) == expected
+    assert number(raw) == expected
 
 
 def test_header_value_missing() -> None:

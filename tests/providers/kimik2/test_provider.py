@@ -89,7 +89,7 @@ async def test_pipeline_not_configured_without_key() -> None:
     assert outcome.error is not None
     assert outcome.error.kind == "not_configured"
     assert "KIMI_K2_API_KEY" in outcome.error.message
-    assert "Missing Kimi K2 API key" in outcome.error.message
+    assert "Kimi K2 API key not found" in outcome.error.message
     assert [(a.strategy, a.ok, a.error_kind) for a in outcome.attempts] == [("api", False, "not_configured")]
 
 

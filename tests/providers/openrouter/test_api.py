@@ -221,23 +221,28 @@ async def test_api_url_override(value: str, base: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "value",
+    ("value", "reason"),
     [
-        "http://router.example.com/api/v1",
-        "https://user:hunter2@router.example.com/api/v1",
-        "hunter2@router.example.com",
-        "ftp://router.example.com",
-        "https://",
-        "router.example.com:99999",
-        "https://router.example.com/api?key=hunter2",
-        "https://router.example.com/a b",
+        ("http://router.example.com/api/v1", "must be an https:// URL or a bare host name"),
+        ("https://user:hunter2@router.example.com/api/v1", "must not carry a user name or password"),
+        ("hunter2@router.example.com", "must not carry a user name or password"),
+        ("ftp://router.example.com", "must be an https:// URL or a bare host name"),
+        ("https://", "has no host name"),
+        ("router.example.com:99999", "has an invalid port"),
+        ("https://router.example.com/api?key=hunter2", "is a base URL and must not have a ?query"),
+        ("https://router.example.com/a b", "contains whitespace or control characters"),
+        ("https://router.example.com/api#hunter2", "must not have a #fragment"),
+        ("https://router.example.com%2f@x/api", "must not carry a user name or password"),
+        ("https://router.example.com%2fapi", "has percent-encoded or backslash characters"),
     ],
 )
-async def test_invalid_api_url_fails_before_any_request(value: str) -> None:
+async def test_invalid_api_url_fails_before_any_request(value: str, reason: str) -> None:
+    # The validator shared with z.ai (host.http.validate_endpoint): one set of rules, one phrasing.
     upstream = Upstream()
     error = await fetch_error(upstream, {"OPENROUTER_API_URL": value})
     assert error.kind == "not_configured"
-    assert "OPENROUTER_API_URL must use HTTPS or a bare host" in error.message
+    assert error.message.startswith(f"OPENROUTER_API_URL {reason}")
+    assert error.message.endswith("(for a local test server use [upstream_overrides] instead)")
     assert "hunter2" not in error.message
     assert upstream.requests == []
 

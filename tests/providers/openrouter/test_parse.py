@@ -9,6 +9,7 @@ import pytest
 
 from codexbard.errors import ParseError
 from codexbard.models import Credits, Identity, ProviderCost, RateWindow
+from codexbard.providers.coerce import number
 from codexbard.providers.openrouter.parse import (
     KEY_INVALID,
     KEY_UNAVAILABLE,
@@ -16,7 +17,6 @@ from codexbard.providers.openrouter.parse import (
     KeyInfo,
     RateLimitInfo,
     build_snapshot,
-    finite_number,
     key_used,
     parse_credits,
     parse_key,
@@ -96,7 +96,8 @@ def test_balance_rounds_to_cents_in_login_method() -> None:
     [(1, 1.0), (2.5, 2.5), (True, None), ("3", None), (None, None), (float("inf"), None), (10**400, None)],
 )
 def test_finite_number(value: object, expected: float | None) -> None:
-    assert finite_number(value) == expected
+    # OpenRouter's numbers are JSON numbers only: coerce.number without strings.
+    assert number(value, strings=False) == expected
 
 
 # --- /key -------------------------------------------------------------------------------------------

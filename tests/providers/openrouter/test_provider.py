@@ -69,7 +69,7 @@ async def test_pipeline_without_key_is_not_configured() -> None:
         return httpx.Response(500)
 
     ctx = make_context("openrouter", record)
-    availability = PROVIDER.strategies[0].available(ctx)
+    availability = await PROVIDER.strategies[0].available(ctx)
     assert availability.ok is False
     assert availability.kind == "not_configured"
     outcome = await run_pipeline(PROVIDER, ctx)
@@ -83,9 +83,9 @@ async def test_pipeline_without_key_is_not_configured() -> None:
     assert calls == []
 
 
-def test_available_names_the_source_not_the_value() -> None:
+async def test_available_names_the_source_not_the_value() -> None:
     ctx = make_context("openrouter", handler, env={"OPENROUTER_API_KEY": KEY})
-    availability = PROVIDER.strategies[0].available(ctx)
+    availability = await PROVIDER.strategies[0].available(ctx)
     assert availability == Availability.yes("API key from env OPENROUTER_API_KEY")
     assert KEY not in availability.reason
 

@@ -162,7 +162,7 @@ async def test_no_key_is_not_configured() -> None:
     upstream = FakeWarp()
     error = await fetch_error(upstream, {})
     assert error.kind == "not_configured"
-    assert "Missing Warp API key" in error.message
+    assert "Warp API key not found" in error.message
     assert "env WARP_API_KEY" in error.message
     assert "env WARP_TOKEN" in error.message
     assert upstream.requests == []

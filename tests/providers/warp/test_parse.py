@@ -10,6 +10,7 @@ import pytest
 
 from codexbard.errors import AuthRequired, ParseError, ProviderError, RateLimited, Unavailable
 from codexbard.models import Credits, RateWindow, UsageSnapshot
+from codexbard.providers.coerce import flag, number
 from codexbard.providers.warp.parse import (
     BonusSummary,
     Grant,
@@ -19,8 +20,6 @@ from codexbard.providers.warp.parse import (
     format_expiry,
     graphql_messages,
     http_error,
-    lenient_bool,
-    lenient_number,
     parse_usage,
 )
 from tests.helpers import fixture_bytes
@@ -261,7 +260,8 @@ def test_typename_is_scrubbed() -> None:
     ],
 )
 def test_lenient_number(value: object, expected: float) -> None:
-    assert lenient_number(value) == expected
+    # Warp reads its counts with coerce.number, absent or unreadable values counting as 0.
+    assert number(value, default=0.0) == expected
 
 
 @pytest.mark.parametrize(
@@ -283,7 +283,7 @@ def test_lenient_number(value: object, expected: float) -> None:
     ],
 )
 def test_lenient_bool(value: object, expected: bool) -> None:
-    assert lenient_bool(value) is expected
+    assert flag(value) is expected
 
 
 def test_format_helpers() -> None:

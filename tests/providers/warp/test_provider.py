@@ -91,21 +91,21 @@ async def test_pipeline_without_key_is_not_configured() -> None:
         return httpx.Response(500)
 
     ctx = make_context("warp", record)
-    availability = PROVIDER.strategies[0].available(ctx)
+    availability = await PROVIDER.strategies[0].available(ctx)
     assert availability.ok is False
     outcome = await run_pipeline(PROVIDER, ctx)
     assert outcome.error is not None
     assert outcome.error.kind == "not_configured"
-    assert "Missing Warp API key" in outcome.error.message
+    assert "Warp API key not found" in outcome.error.message
     assert "env WARP_API_KEY, env WARP_TOKEN" in outcome.error.message
     assert "config providers.warp.api_key" in outcome.error.message
     assert "WARP_API_KEY" in outcome.error.message
     assert calls == []
 
 
-def test_available_names_the_source_not_the_value() -> None:
+async def test_available_names_the_source_not_the_value() -> None:
     ctx = make_context("warp", handler, env={"WARP_TOKEN": KEY})
-    availability = PROVIDER.strategies[0].available(ctx)
+    availability = await PROVIDER.strategies[0].available(ctx)
     assert availability == Availability.yes("API key from env WARP_TOKEN")
     assert KEY not in availability.reason
 

@@ -65,7 +65,7 @@ def context(upstream: Upstream, *, env: dict[str, str] | None = None, **kwargs: 
 
 async def fetch(ctx: FetchContext) -> Any:
     strategy = ZaiApiStrategy()
-    availability = strategy.available(ctx)
+    availability = await strategy.available(ctx)
     if not availability.ok:
         raise NotConfigured(availability.reason)
     return await strategy.fetch(ctx)
@@ -452,8 +452,8 @@ async def test_rejected_key_never_appears_in_the_error(reply: httpx.Response) ->
     assert KEY not in repr(info.value)
 
 
-def test_available_reason_does_not_show_the_key() -> None:
-    availability = ZaiApiStrategy().available(context(Upstream()))
+async def test_available_reason_does_not_show_the_key() -> None:
+    availability = await ZaiApiStrategy().available(context(Upstream()))
     assert availability.ok
     assert availability.reason == "API key from env Z_AI_API_KEY"
     assert KEY not in availability.reason
@@ -534,7 +534,7 @@ async def test_cn_key_files(tmp_path: Path, files: dict[str, str], expected: str
         write(home, relative, text)
     upstream = Upstream()
     ctx = context(upstream, env={}, options=CN, home=home)
-    assert ZaiApiStrategy().available(ctx).reason.startswith("API key from file ~/")
+    assert (await ZaiApiStrategy().available(ctx)).reason.startswith("API key from file ~/")
     await fetch(ctx)
     assert bearer(upstream) == f"Bearer {expected}"
 
@@ -547,11 +547,11 @@ async def test_config_key_wins_over_cn_files(tmp_path: Path) -> None:
     assert bearer(upstream) == "Bearer config-key"
 
 
-def test_global_region_ignores_cn_env_vars_and_files(tmp_path: Path) -> None:
+async def test_global_region_ignores_cn_env_vars_and_files(tmp_path: Path) -> None:
     home = tmp_path / "zai-home"
     write(home, ".coding-relay/glm-api-key", "file-key")
     ctx = context(Upstream(), env={"BIGMODEL_API_KEY": "bm", "GLM_API_KEY": "glm"}, home=home)
-    availability = ZaiApiStrategy().available(ctx)
+    availability = await ZaiApiStrategy().available(ctx)
     assert not availability.ok
     assert "env Z_AI_API_KEY" in availability.reason
     assert "BIGMODEL_API_KEY" not in availability.reason.split("Set")[0]
@@ -559,9 +559,9 @@ def test_global_region_ignores_cn_env_vars_and_files(tmp_path: Path) -> None:
     assert "codexbard config set-secret --provider zai" in availability.reason
 
 
-def test_cn_missing_key_lists_every_place(tmp_path: Path) -> None:
+async def test_cn_missing_key_lists_every_place(tmp_path: Path) -> None:
     ctx = context(Upstream(), env={}, options=CN, home=tmp_path / "zai-home")
-    availability = ZaiApiStrategy().available(ctx)
+    availability = await ZaiApiStrategy().available(ctx)
     assert not availability.ok
     for place in ("env Z_AI_API_KEY", "env BIGMODEL_API_KEY", "env ZHIPU_API_KEY", "env ZHIPUAI_API_KEY",
                   "env GLM_API_KEY", "entry zai:api_key", "config providers.zai.api_key",
@@ -569,7 +569,8 @@ def test_cn_missing_key_lists_every_place(tmp_path: Path) -> None:
                   "file ~/.config/zhipu/api_key"):
         assert place in availability.reason
     assert availability.reason.endswith(
-        "Set Z_AI_API_KEY (or BIGMODEL_API_KEY) or run `codexbard config set-secret --provider zai`.")
+        "Set Z_AI_API_KEY (or BIGMODEL_API_KEY, ZHIPU_API_KEY, ZHIPUAI_API_KEY, GLM_API_KEY) "
+        "or run `codexbard config set-secret --provider zai`.")
 
 
 async def test_fetch_without_key_is_not_configured() -> None:
@@ -592,7 +593,7 @@ async def test_named_account_uses_its_own_key_and_ignores_env_and_files(tmp_path
     assert upstream.requests[0].headers["bigmodel-organization"] == "o"
 
     ctx = context(Upstream(), env=env, home=home, account="work", options=CN)
-    availability = ZaiApiStrategy().available(ctx)
+    availability = await ZaiApiStrategy().available(ctx)
     assert not availability.ok
     assert "entry zai@work:api_key" in availability.reason
     assert "file" not in availability.reason.split("Set")[0]
