@@ -606,3 +606,75 @@ async def test_named_account_does_not_take_team_ids_from_env() -> None:
     with pytest.raises(NotConfigured, match="missing: organization_id, project_id"):
         await fetch(ctx)
     assert upstream.requests == []
+
+
+# --- regressions of issue 6 ---------------------------------------------------------------------------
+
+CANARY = "0123456789CanaryZaiSecret"  # no sk-/JWT shape: only the known-secret scrubbing can hide it
+
+
+def leaked(text: str, secret: str = CANARY, size: int = 8) -> list[str]:
+    folded, lowered = secret.lower(), text.lower()
+    return [folded[i : i + size] for i in range(len(folded) - size + 1) if folded[i : i + size] in lowered]
+
+
+async def test_key_straddling_the_200_character_cut_is_scrubbed_first() -> None:
+    # Bug 1: the envelope message was cut to 200 characters and only then scrubbed, so a key across
+    # the cut left its first 10 characters ("0123456789") in the error message.
+    message = "y" * 189 + " " + CANARY + " bad"
+    upstream = Upstream({GLOBAL_QUOTA: json_response({"code": 1001, "success": False, "msg": message})})
+    with pytest.raises(Unavailable) as info:
+        await fetch(context(upstream, env={"Z_AI_API_KEY": CANARY}))
+    assert info.value.message == "z.ai quota API error: " + "y" * 189 + " *** bad"
+    assert leaked(info.value.message) == []
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        "key 0123…CanaryZaiSec**** is invalid",
+        f"key {CANARY.upper()} is invalid",
+        f"key {CANARY.lower()[:14]} is invalid",
+        f"Authorization: {CANARY[3:]} refused",
+    ],
+    ids=["masked", "upper-case", "truncated", "partial"],
+)
+async def test_partly_echoed_keys_never_reach_the_message(echo: str) -> None:
+    replies: dict[str, Reply] = {
+        GLOBAL_QUOTA: json_response({"code": 401, "success": False, "msg": echo}),
+    }
+    with pytest.raises(AuthRequired) as info:
+        await fetch(context(Upstream(replies), env={"Z_AI_API_KEY": CANARY}))
+    assert leaked(info.value.message) == []
+    assert info.value.message.startswith("z.ai rejected the API key (code 401: ")
+
+
+@pytest.mark.parametrize(
+    "balance",
+    [
+        b'{"code": 200, "success": true, "data": {"availableBalance": 1' + b"0" * 400 + b"}}",
+        b'{"code": 200, "success": true, "data": {"availableBalance": "1e400"}}',
+        b'{"code": 200, "success": true, "data": {"availableBalance": -1' + b"0" * 400 + b", "
+        b'"balance": 1' + b"0" * 400 + b"}}",
+    ],
+    ids=["int-10**400", "string-1e400", "both-huge"],
+)
+async def test_absurd_balance_number_leaves_credits_empty_and_the_poll_ok(balance: bytes) -> None:
+    # Bug 2: float(10**400) raised OverflowError, which `_balance` did not catch: the optional call
+    # failed the whole poll as `internal`.
+    upstream = Upstream({CN_BALANCE: httpx.Response(200, content=balance)})
+    snapshot = await fetch(context(upstream, options=CN))
+    assert snapshot == parse_quota(load("quota_full.json"))
+    assert snapshot.credits is None
+    assert upstream.urls == [CN_QUOTA, CN_BALANCE]
+
+
+@pytest.mark.parametrize("field", ["percentage", "unit", "number", "usage", "nextResetTime"])
+async def test_absurd_quota_number_is_a_parse_error(field: str) -> None:
+    # 10**400 in a quota limit used to raise OverflowError later (float(), epoch conversion): a parse
+    # problem of the upstream, not an internal error.
+    entry = {"type": "TOKENS_LIMIT", "unit": 3, "number": 5, "percentage": 40, field: 10**400}
+    reply = json_response({"code": 200, "success": True, "data": {"limits": [entry]}})
+    with pytest.raises(ParseError) as info:
+        await fetch(context(Upstream({GLOBAL_QUOTA: reply})))
+    assert info.value.message.startswith(f"Failed to parse z.ai limit entry 0: '{field}' is not an integer")
