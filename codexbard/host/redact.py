@@ -51,28 +51,30 @@ def _secret_spans(text: str, secret: str) -> list[tuple[int, int]]:
 
 
 def _widen(text: str, start: int, end: int, folded: str) -> tuple[int, int]:
-    """Grow a fragment's span over an adjacent mask (`…`, `****`) and the short key piece beyond it.
+    """Grow a fragment's span over adjacent masks (`…`, `****`) and the short key pieces beyond them.
 
-    `0123…CanaryZaiSec****` goes as a whole: the `0123` a mask separates from the fragment is a piece
-    of the same key. Ordinary text next to a bare fragment stays.
+    `0123…CanaryZaiSec****` goes as a whole: a `0123` that a mask separates from the fragment is a
+    piece of the same key. Ordinary text right next to a bare fragment stays.
     """
-    left = start
-    while left > 0 and text[left - 1] in _MASK_CHARS:
-        left -= 1
-    if left < start:
-        piece = left
-        while piece > 0 and text[piece - 1] in _KEY_CHARS and text[piece - 1 : left].lower() in folded:
-            piece -= 1
-        start = piece
-    right = end
-    while right < len(text) and text[right] in _MASK_CHARS:
-        right += 1
-    if right > end:
-        piece = right
-        while piece < len(text) and text[piece] in _KEY_CHARS and text[right : piece + 1].lower() in folded:
-            piece += 1
-        end = piece
-    return start, end
+    while True:
+        new_start, new_end = start, end
+        mask = start
+        while mask > 0 and text[mask - 1] in _MASK_CHARS:
+            mask -= 1
+        if mask < start:
+            new_start = mask
+            while new_start > 0 and text[new_start - 1] in _KEY_CHARS and text[new_start - 1 : mask].lower() in folded:
+                new_start -= 1
+        mask = end
+        while mask < len(text) and text[mask] in _MASK_CHARS:
+            mask += 1
+        if mask > end:
+            new_end = mask
+            while new_end < len(text) and text[new_end] in _KEY_CHARS and text[mask : new_end + 1].lower() in folded:
+                new_end += 1
+        if (new_start, new_end) == (start, end):
+            return start, end
+        start, end = new_start, new_end
 
 
 def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -388,3 +388,22 @@ async def test_explicitly_enabled_without_any_key_names_every_place() -> None:
         "Kimi K2 API key not found (looked in env KIMI_K2_API_KEY, memory entry kimik2:api_key, "
         "config providers.kimik2.api_key, env KIMI_API_KEY, env KIMI_KEY). "
     )
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("key k2-t…0123456789**** rejected", "Kimi K2 API error (HTTP 500): key *** rejected"),
+        (f"key {KEY.upper()} rejected", "Kimi K2 API error (HTTP 500): key *** rejected"),
+        (f"key {KEY[:-3]}... rejected", "Kimi K2 API error (HTTP 500): key *** rejected"),
+        ("x" * 150 + " " + KEY + " end", "Kimi K2 API error (HTTP 500): " + "x" * 150 + " *** end"),
+    ],
+    ids=["masked", "upper-case", "truncated", "straddling-the-cut"],
+)
+async def test_partly_echoed_key_never_reaches_the_message(body: str, expected: str) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(500, text=body)
+
+    with pytest.raises(Unavailable) as info:
+        await KimiK2ApiStrategy().fetch(make_context("kimik2", handler, env={"KIMI_K2_API_KEY": KEY}))
+    assert info.value.message == expected

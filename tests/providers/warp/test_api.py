@@ -316,3 +316,18 @@ async def test_unlimited_plan_end_to_end() -> None:
     assert snapshot == UsageSnapshot(
         primary=RateWindow(used_percent=0.0, reset_description="Unlimited", label="Credits")
     )
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"error": "invalid api key wk-1TEST\xe2\x80\xa6abcdef****"}', "Warp API error (401): invalid api key ***"),
+        (json.dumps({"errors": [{"message": f"bad key {KEY.lower()}"}]}).encode(),
+         "Warp API error (401): bad key ***"),
+        (f"key {KEY[3:15]} refused".encode(), "Warp API error (401): key *** refused"),
+    ],
+    ids=["masked", "lower-case", "fragment"],
+)
+async def test_partly_echoed_key_never_reaches_the_message(body: bytes, expected: str) -> None:
+    error = await fetch_error(FakeWarp(raw(401, body)))
+    assert error.message == expected
