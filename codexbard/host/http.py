@@ -208,7 +208,7 @@ class HttpResponse:
     body: bytes
     url: str
     service: str
-    secrets: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = field(default=(), repr=False)
     clock: Clock = field(default_factory=Clock, repr=False, compare=False)
 
     def text(self) -> str:

@@ -57,6 +57,9 @@ async def test_bearer_sets_the_authorization_header() -> None:
     assert recorder.requests[0].headers["accept"] == "application/json"
     assert recorder.requests[1].content == b'{"q":1}'
     assert recorder.requests[0].headers["accept-encoding"] == "gzip, deflate"
+    response = await http.get(URL, service="Example", bearer=Secret(KEY, "env X"))
+    assert response.secrets == (KEY,)
+    assert KEY not in repr(response)
     await http.aclose()
 
 
