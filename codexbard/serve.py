@@ -77,9 +77,13 @@ def sd_notify(message: str, env: Mapping[str, str]) -> bool:
 def bind_socket(host: str, port: int) -> socket.socket:
     """Bind and listen, or raise ConfigError with a one-line reason."""
     family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto must be IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted connections only for such
+    # sockets, and without it a response written as headers + body waits for the client's delayed
+    # ACK (40 ms on every keep-alive request). Accepted sockets inherit TCP_NODELAY on Linux too.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((host.strip("[]"), port))
         sock.listen(2048)
     except OSError as exc:
