@@ -136,6 +136,7 @@ class Settings(BaseSettings):
     allowed_hosts: list[str] = Field(default_factory=list)
     max_concurrent_polls: int = Field(32, ge=1, le=256)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
     upstream_overrides: dict[str, str] = Field(default_factory=dict)
     display: DisplayConfig = Field(default_factory=DisplayConfig)
     status: StatusConfig = Field(default_factory=StatusConfig)

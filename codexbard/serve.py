@@ -10,17 +10,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
+import importlib.util
 import logging
+import resource
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import uvicorn
 
 from codexbard.api.app import create_app
+from codexbard.api.protocol import AcceptLoop, ConnectionTable, GuardedHttpProtocol, Limits
 from codexbard.api.security import is_loopback
 from codexbard.daemon import Daemon
 from codexbard.errors import ConfigError, StoreError
@@ -97,8 +102,72 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def _serve(daemon: Daemon, sock: socket.socket, env: Mapping[str, str]) -> None:
-    app = create_app(daemon)
+def connection_limits(reserve: int = 64, ceiling: int = 1024) -> Limits:
+    """Limits whose connection cap stays under the descriptor limit (raised to the hard limit first).
+
+    `reserve` descriptors stay free for the database, upstream requests, child processes and logs.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = min(hard, 65536) if hard != resource.RLIM_INFINITY else 65536
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+    available = ceiling if soft == resource.RLIM_INFINITY else soft - reserve
+    return Limits(max_connections=max(8, min(ceiling, available)))
+
+
+def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop]:
+    """The event loop for `event_loop`: uvloop when installed (auto) or asked for, else asyncio."""
+    installed = importlib.util.find_spec("uvloop") is not None
+    if choice == "uvloop" and not installed:
+        raise ConfigError("event_loop = 'uvloop' but uvloop is not installed (pip install uvloop, or use 'auto')")
+    if choice == "asyncio" or not installed:
+        return asyncio.new_event_loop
+    import uvloop  # optional at run time
+
+    return uvloop.new_event_loop
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server with our accept loop and protocol, and a `stopping` flag for the app."""
+
+    def __init__(self, config: uvicorn.Config, limits: Limits, stopping: asyncio.Event) -> None:
+        super().__init__(config)
+        self.limits = limits
+        self.stopping = stopping
+        self.table = ConnectionTable(limits.max_connections)
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await self.lifespan.startup()
+        if self.lifespan.should_exit:
+            self.should_exit = True
+            return
+        factory = functools.partial(
+            GuardedHttpProtocol, config=self.config, server_state=self.server_state,
+            app_state=self.lifespan.state, limits=self.limits, table=self.table,
+        )
+        self.servers = []
+        for sock in sockets or []:
+            accept = AcceptLoop(sock, factory, self.table)
+            accept.start()
+            self.servers.append(accept)  # type: ignore[arg-type]
+        self._loop = asyncio.get_running_loop()
+        self.started = True
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # A signal handler runs between two bytecodes of whatever the loop was doing: wake the
+        # loop to set the flag instead of touching its futures from here.
+        loop = getattr(self, "_loop", None)
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.stopping.set)
+        super().handle_exit(sig, frame)
+
+
+def build_server(daemon: Daemon, sock: socket.socket, limits: Limits | None = None) -> _Server:
+    """The HTTP server for one daemon; the app's lifespan starts and stops the daemon."""
+    stopping = asyncio.Event()
+    app = create_app(daemon, stopping=stopping)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
@@ -109,16 +178,24 @@ async def _serve(daemon: Daemon, sock: socket.socket, env: Mapping[str, str]) ->
             await daemon.stop(timeout=4.0)
 
     app.router.lifespan_context = lifespan
+    limits = limits or connection_limits()
     config = uvicorn.Config(
         app,
         log_config=None,
         access_log=False,
         lifespan="on",
+        http="httptools",
         ws="none",  # no websocket routes; skips importing a websocket implementation
+        timeout_keep_alive=int(limits.keep_alive),
         timeout_graceful_shutdown=1,
         server_header=False,
     )
-    server = uvicorn.Server(config)
+    return _Server(config, limits, stopping)
+
+
+async def _serve(daemon: Daemon, sock: socket.socket, env: Mapping[str, str]) -> int:
+    """Serve until a signal stops the server; the exit code (3 when the app failed to start)."""
+    server = build_server(daemon, sock)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     watchdog = int(env.get("WATCHDOG_USEC", "0") or 0) if env.get("WATCHDOG_USEC", "").isdigit() else 0
     while not server.started:
@@ -127,7 +204,8 @@ async def _serve(daemon: Daemon, sock: socket.socket, env: Mapping[str, str]) ->
         await asyncio.sleep(0.02)
     if server.started:
         host, port = sock.getsockname()[:2]
-        log.info("serving on http://%s:%d", host if ":" not in host else f"[{host}]", port)
+        log.info("serving on http://%s:%d (%s, up to %d connections)", host if ":" not in host else f"[{host}]",
+                 port, type(asyncio.get_running_loop()).__module__.split(".")[0], server.limits.max_connections)
         sd_notify(f"READY=1\nSTATUS=serving on {host}:{port}", env)
     pinger = asyncio.create_task(_watchdog(watchdog, env)) if server.started and watchdog else None
     try:
@@ -136,6 +214,7 @@ async def _serve(daemon: Daemon, sock: socket.socket, env: Mapping[str, str]) ->
         if pinger is not None:
             pinger.cancel()
         sd_notify("STOPPING=1", env)
+    return 0 if server.started else 3
 
 
 async def _watchdog(usec: int, env: Mapping[str, str]) -> None:
@@ -168,6 +247,7 @@ def run_serve(env: Mapping[str, str], config: Path | None, host: str | None, por
         )
         return 2
     try:
+        new_loop = loop_factory(settings.event_loop)
         sock = bind_socket(settings.host, settings.port)
     except ConfigError as exc:
         print(f"codexbard: {exc}", file=sys.stderr)
@@ -186,10 +266,10 @@ def run_serve(env: Mapping[str, str], config: Path | None, host: str | None, por
         # the process exits 0 after a clean stop instead of dying by the default handler.
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: None)
-        await _serve(daemon, sock, env)
-        return 0
+        return await _serve(daemon, sock, env)
 
     try:
-        return asyncio.run(main())
+        with asyncio.Runner(loop_factory=new_loop) as runner:
+            return runner.run(main())
     finally:
         sock.close()

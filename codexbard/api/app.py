@@ -6,6 +6,7 @@ client error is a JSON `{"error": …}` with a 4xx status; no client input produ
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import datetime, timedelta
@@ -50,8 +51,11 @@ def _parse_time(name: str, value: str) -> datetime:
         raise ClientError(400, {"error": str(exc)}) from None
 
 
-def create_app(daemon: Daemon) -> FastAPI:
-    """Build the app for one daemon."""
+SHUTTING_DOWN = {"error": "codexbard is shutting down; try again once it is back"}
+
+
+def create_app(daemon: Daemon, *, stopping: asyncio.Event | None = None) -> FastAPI:
+    """Build the app for one daemon; `stopping` is set when the server begins to shut down."""
     settings = daemon.runtime.settings
     app = FastAPI(
         title="codexbard",
@@ -80,12 +84,39 @@ def create_app(daemon: Daemon) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        return _json({"error": str(exc.detail)}, exc.status_code)
+        response = _json({"error": str(exc.detail)}, exc.status_code)
+        response.headers.update(exc.headers or {})
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error serving %s", request.url.path)
         return JSONResponse({"error": "internal error"}, 500)
+
+    def shutting_down() -> Response:
+        response = _json(SHUTTING_DOWN, 503)
+        response.headers["retry-after"] = "5"
+        return response
+
+    async def finished_before_shutdown(work: Any) -> bool:
+        """Run `work` unless the server stops first; whether it finished (its errors propagate)."""
+        if stopping is None:
+            await work
+            return True
+        if stopping.is_set():
+            work.close()
+            return False
+        job = asyncio.ensure_future(work)
+        stop = asyncio.ensure_future(stopping.wait())
+        await asyncio.wait((job, stop), return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if not job.done():
+            job.cancel()
+            return False
+        if stopping.is_set() and (job.cancelled() or job.exception() is not None):
+            return False
+        job.result()
+        return True
 
     def unknown_provider(provider_id: str) -> ClientError:
         return ClientError(400, {"error": f"unknown provider '{provider_id}'", "known": registry.ids()})
@@ -229,7 +260,9 @@ def create_app(daemon: Daemon) -> FastAPI:
         account: str | None = None,
     ) -> Response:
         accounts = select(provider, account, default_enabled=True)
-        await daemon.scheduler.refresh([a.plan.key for a in accounts], settings.refresh_timeout_seconds)
+        if not await finished_before_shutdown(
+                daemon.scheduler.refresh([a.plan.key for a in accounts], settings.refresh_timeout_seconds)):
+            return shutting_down()
         return Response(render.payloads_json(daemon.payloads(accounts)).encode(), media_type=JSON_TYPE)
 
     return app

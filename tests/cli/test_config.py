@@ -95,6 +95,7 @@ redact_identity = false
 allowed_hosts = []
 max_concurrent_polls = 32
 log_level = "info"
+event_loop = "auto"
 data_dir = "{data_dir}"
 
 [upstream_overrides]
