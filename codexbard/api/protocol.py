@@ -130,6 +130,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._awaiting_head = True
         self._head_bytes = 0
         self._header_count = 0
+        self._parsed_bytes = 0
         self._host_values: list[bytes] = []
         self._refused: _Refused | None = None
         self._done = False
@@ -185,17 +186,22 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._awaiting_head = True
         self._header_count = 0
+        self._parsed_bytes = 0
         self._host_values = []
 
     def on_url(self, url: bytes) -> None:
         super().on_url(url)
+        self._parsed_bytes += len(url)
         if len(self.url) > self._limits.max_target:
             self._raise(414, f"the request target exceeds {self._limits.max_target} bytes")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._header_count += 1
+        self._parsed_bytes += len(name) + len(value) + 4
         if self._header_count > self._limits.max_headers:
             self._raise(431, f"more than {self._limits.max_headers} request headers")
+        if self._parsed_bytes > self._limits.max_head_bytes:
+            self._raise(431, f"request headers exceed {self._limits.max_head_bytes} bytes")
         if name.lower() == b"host":
             self._host_values.append(value.strip())
         super().on_header(name, value)
@@ -282,15 +288,12 @@ class AcceptLoop:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            if len(self._table) >= self._table.limit and not self._table.evict_idle():
-                await self._table.wait_for_room(1.0)
-                continue
             try:
                 conn, _ = await loop.sock_accept(self._sock)
             except OSError as exc:
+                if self._sock.fileno() == -1:
+                    return
                 if exc.errno not in _EXHAUSTED:
-                    if self._sock.fileno() == -1:
-                        return
                     self._throttled.warning("accepting a connection failed: %s", exc.strerror)
                     await asyncio.sleep(0.1)
                     continue
@@ -300,6 +303,9 @@ class AcceptLoop:
                 if not self._table.evict_idle():
                     await self._table.wait_for_room(0.5)
                 continue
+            if not await self._make_room():
+                conn.close()
+                continue
             if conn.family in (socket.AF_INET, socket.AF_INET6):
                 with contextlib.suppress(OSError):
                     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -307,6 +313,19 @@ class AcceptLoop:
                 await loop.connect_accepted_socket(self._factory, conn)
             except OSError:
                 conn.close()
+
+    async def _make_room(self, patience: float = 10.0) -> bool:
+        """At the cap, close the oldest idle connection, or wait for one to end; whether there is room."""
+        deadline = asyncio.get_running_loop().time() + patience
+        while len(self._table) >= self._table.limit:
+            if self._table.evict_idle():
+                return True
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                self._throttled.warning("%d connections are all busy; refusing new ones", len(self._table))
+                return False
+            await self._table.wait_for_room(min(left, 1.0))
+        return True
 
     def close(self) -> None:
         if self._task is not None:

@@ -1,4 +1,10 @@
-"""Request guards: the Host-header check (DNS rebinding) and the bearer token on non-loopback binds."""
+"""Request guards: the Host-header check (DNS rebinding), cross-site writes, and the bearer token.
+
+A web page can make the browser send a `POST` to localhost (a "simple" request needs no CORS
+preflight). Browsers mark such requests with `Sec-Fetch-Site` and `Origin`; a state-changing request
+whose `Sec-Fetch-Site` is not `same-origin`/`none`, or whose `Origin` names another host, is refused.
+curl and the CLI send neither header and are not affected.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 LOOPBACK_NAMES: Final = frozenset({"localhost", "127.0.0.1", "::1"})
 OPEN_PATHS: Final = frozenset({"/health", "/"})
+SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+_SAME_SITE_FETCH: Final = frozenset({b"same-origin", b"none"})
 
 
 def is_loopback(host: str) -> bool:
@@ -58,14 +66,26 @@ class GuardMiddleware:
             await self.app(scope, receive, send)
             return
         host = b""
-        authorization = b""
+        hosts = 0
+        authorization = origin = fetch_site = b""
         for name, value in scope["headers"]:
             if name == b"host":
                 host = value
+                hosts += 1
             elif name == b"authorization":
                 authorization = value
+            elif name == b"origin":
+                origin = value
+            elif name == b"sec-fetch-site":
+                fetch_site = value.strip().lower()
+        if hosts > 1:
+            await _reject(send, 400, {"error": "more than one Host header"})
+            return
         if host_name(host.decode("latin-1")) not in self.allowed_hosts:
             await _reject(send, 403, {"error": "this Host header is not allowed (DNS rebinding protection)"})
+            return
+        if scope["method"] not in SAFE_METHODS and self._cross_site(origin, fetch_site):
+            await _reject(send, 403, {"error": "cross-site requests may not change anything here"})
             return
         if self.token is not None and scope["path"] not in OPEN_PATHS:
             scheme, _, given = authorization.partition(b" ")
@@ -74,6 +94,17 @@ class GuardMiddleware:
                               extra=[(b"www-authenticate", b"Bearer")])
                 return
         await self.app(scope, receive, send)
+
+
+    def _cross_site(self, origin: bytes, fetch_site: bytes) -> bool:
+        if fetch_site and fetch_site not in _SAME_SITE_FETCH:
+            return True
+        if not origin:
+            return False
+        if origin == b"null":
+            return True
+        _, _, authority = origin.decode("latin-1").partition("://")
+        return host_name(authority) not in self.allowed_hosts
 
 
 async def _reject(send: Send, status: int, body: dict[str, Any],
