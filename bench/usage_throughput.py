@@ -1,37 +1,57 @@
-"""GET /usage with 20 stored provider payloads vs. a bare FastAPI+uvicorn route returning the same bytes.
+"""The real `codexbard serve` against a bare FastAPI + uvicorn route serving the identical bytes.
 
-Both servers run as a subprocess with the same uvicorn settings; the same load client (keep-alive
-HTTP/1.1 over asyncio streams, N concurrent connections) measures each for the same duration.
-Prints requests/s, latency percentiles, and the throughput ratio codexbard / bare.
+What runs:
+- a fake upstream on 127.0.0.1 answers for four providers (z.ai with 17 accounts, Kimi K2, Warp,
+  OpenRouter): 20 payloads, polled once at start (intervals of an hour, so nothing polls during the load);
+- `codexbard serve` as users run it (the installed command next to --python), once per event loop;
+- a bare `uvicorn.run(app)` whose `/usage` and `/health` return the bytes codexbard served;
+- one load client for both: `wrk` when it is on PATH, else a built-in asyncio client.
 
-    python bench/usage_throughput.py [--seconds 10] [--concurrency 50]
+Modes: 50 keep-alive connections on /usage, 1 keep-alive connection on /health and on /usage, and a new
+connection per request (`Connection: close`) on /usage. Each mode runs bare and codexbard alternately,
+`--rounds` times; the median is reported with the ratio codexbard / bare. Then the time from starting
+`codexbard serve` to `/usage` answering with the 20 stored payloads (upstream hanging) is measured.
+
+    python bench/usage_throughput.py [--seconds 5] [--rounds 3] [--python .venv/bin/python] [--client auto]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import json
 import os
+import re
+import shutil
+import signal
 import socket
+import statistics
 import subprocess
 import sys
+import tempfile
+import textwrap
 import time
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-N_PROVIDERS = 20
+from tests.e2e.upstream import FakeUpstream
+
+ZAI_ACCOUNTS = 17
+WARP = {"data": {"user": {"__typename": "UserOutput", "user": {
+    "requestLimitInfo": {"isUnlimited": False, "nextRefreshTime": "2100-01-01T00:00:00Z",
+                         "requestLimit": 2500, "requestsUsedSinceLastRefresh": 640},
+    "bonusGrants": [], "workspaces": []}}}}
+ZAI = {"code": 200, "msg": "ok", "success": True, "data": {"planName": "Pro", "limits": [
+    {"type": "TOKENS_LIMIT", "unit": 3, "number": 5, "percentage": 40, "nextResetTime": 4102444800000},
+    {"type": "TOKENS_LIMIT", "unit": 6, "number": 1, "percentage": 12, "nextResetTime": 4103049600000}]}}
 
 
 @dataclass
 class Result:
-    """One measured run."""
-
     rps: float
-    p50_ms: float
     p99_ms: float
     errors: int
 
@@ -42,185 +62,261 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def build_daemon(home: Path):  # type: ignore[no-untyped-def]
-    """A daemon whose state holds 20 full provider payloads (no scheduler jobs, no upstream)."""
-    from codexbard.daemon import Daemon
-    from codexbard.models import Credits, Identity, NamedWindow, RateWindow, UsageSnapshot, WindowValue
-    from codexbard.state import AccountState, State
-    from tests.fakes import ScriptedStrategy, fake_spec, make_runtime
-
-    now = datetime.now(UTC)
-    specs = [fake_spec(f"p{i:02d}", ScriptedStrategy([])) for i in range(N_PROVIDERS)]
-    runtime = make_runtime(home, specs)
-    state = State(AccountState(p, runtime.detect_blocking(p)) for p in runtime.plans)
-    for i, account in enumerate(state.accounts.values()):
-        account.snapshot = UsageSnapshot(
-            primary=RateWindow(used_percent=10.0 + i, window_minutes=300, resets_at=now + timedelta(hours=2),
-                               label="Session"),
-            secondary=RateWindow(used_percent=40.0 + i, window_minutes=10080, resets_at=now + timedelta(days=3),
-                                 label="Weekly"),
-            extra_rate_windows=[NamedWindow(id=f"p{i:02d}-mcp", title="MCP",
-                                            window=WindowValue(used_percent=5.0, window_minutes=43200))],
-            credits=Credits(remaining=100.0 - i, total=250.0, unit="USD"),
-            identity=Identity(account_email=f"user{i}@example.com", login_method="Pro"),
-        )
-        account.source = "api"
-        account.fetched_at = now
-        account.next_run_at = now + timedelta(minutes=5)
-    return Daemon(runtime, None, state)
+def fake_upstream() -> FakeUpstream:
+    up = FakeUpstream()
+    up.set_json("/zai/api/monitor/usage/quota/limit", ZAI)
+    up.set_json("/zai/api/monitor/usage/model-usage",
+                {"code": 200, "success": True, "data": {"x_time": [], "modelDataList": []}})
+    up.set_json("/kimik2/api/user/credits", {"data": {"usage": {"total": 340, "credits_remaining": 160}}})
+    up.set_json("/warp/graphql/v2", WARP)
+    up.set_json("/openrouter/api/v1/credits", {"data": {"total_credits": 250.0, "total_usage": 87.35}})
+    up.set_json("/openrouter/api/v1/key", {"data": {"limit": 100, "limit_remaining": 62.5}})
+    return up
 
 
-def serve(kind: str, port: int, home: Path) -> None:
-    """Child process: run one of the two servers."""
+def codexbard_command(python: str) -> list[str]:
+    """The installed `codexbard` entry point of the interpreter's environment."""
+    script = Path(python).parent / "codexbard"
+    return [str(script)] if script.exists() else [python, "-m", "codexbard"]
+
+
+class Codexbard:
+    """One `codexbard serve` process with its own home, polling the fake upstream."""
+
+    def __init__(self, python: str, upstream: FakeUpstream, loop: str, home: Path) -> None:
+        self.home = home
+        home.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.loop = loop
+        config = home / "config.toml"
+        accounts = "".join(f'[[providers.zai.accounts]]\nlabel = "a{i:02d}"\napi_key = "bench-zai-key-{i:02d}"\n'
+                           for i in range(ZAI_ACCOUNTS))
+        config.write_text("".join(f"[providers.{p}]\ninterval_seconds = 3600\n"
+                                  for p in ("kimik2", "warp", "openrouter"))
+                          + f"[providers.zai]\ninterval_seconds = 3600\n{accounts}")
+        self.env = {
+            "PATH": os.environ.get("PATH", ""), "HOME": str(home), "CODEXBARD_CONFIG": str(config),
+            "XDG_DATA_HOME": str(home / "data"), "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+            "CODEXBARD_PORT": str(self.port), "CODEXBARD_EVENT_LOOP": loop, "CODEXBARD_LOG_LEVEL": "warning",
+            "KIMI_K2_API_KEY": "bench-kimi", "WARP_API_KEY": "wk-bench", "OPENROUTER_API_KEY": "sk-or-bench",
+            "CODEXBARD_UPSTREAM_OVERRIDES": json.dumps({
+                "https://api.z.ai": f"{upstream.base}/zai", "https://kimi-k2.ai": f"{upstream.base}/kimik2",
+                "https://app.warp.dev": f"{upstream.base}/warp", "https://openrouter.ai": f"{upstream.base}/openrouter"}),
+        }
+        self.command = codexbard_command(python)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> float:
+        started = time.monotonic()
+        self.proc = subprocess.Popen([*self.command, "serve"], env=self.env, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        return started
+
+    def wait_for_data(self, timeout: float = 30) -> float:
+        """Wait until /usage holds 20 payloads with data; return the monotonic time it did."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise SystemExit(f"codexbard exited: {self.proc.stderr.read().decode()}")  # type: ignore[union-attr]
+            try:
+                body = get(self.port, "/usage")
+                payloads = json.loads(body)
+                if len(payloads) == 20 and all(p["usage"] is not None for p in payloads):
+                    return time.monotonic()
+            except (OSError, ValueError, http.client.HTTPException):
+                pass
+            time.sleep(0.01)
+        raise SystemExit("codexbard never served 20 payloads")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(10)
+
+
+def get(port: int, path: str) -> bytes:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().read()
+    finally:
+        conn.close()
+
+
+BARE = textwrap.dedent('''
+    import sys
     import uvicorn
     from fastapi import FastAPI
     from fastapi.responses import Response
 
-    from codexbard.api.app import create_app
-    from codexbard.api.render import payloads_json
+    usage = open(sys.argv[2], "rb").read()
+    health = open(sys.argv[3], "rb").read()
+    app = FastAPI()
 
-    daemon = build_daemon(home)
-    if kind == "codexbard":
-        app = create_app(daemon)
-    else:
-        body = payloads_json(daemon.payloads(daemon.state.enabled())).encode()
-        app = FastAPI()
+    @app.get("/usage")
+    async def get_usage() -> Response:
+        return Response(usage, media_type="application/json")
 
-        @app.get("/usage")
-        async def usage() -> Response:
-            return Response(body, media_type="application/json")
+    @app.get("/health")
+    async def get_health() -> Response:
+        return Response(health, media_type="application/json")
 
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-
-
-async def _worker(port: int, stop_at: float, latencies: list[float], errors: list[int]) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    request = f"GET /usage HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
-    try:
-        while time.perf_counter() < stop_at:
-            started = time.perf_counter()
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            await reader.readexactly(length)
-            latencies.append(time.perf_counter() - started)
-            if not head.startswith(b"HTTP/1.1 200"):
-                errors.append(1)
-    finally:
-        writer.close()
+    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
+''')
 
 
-async def load(port: int, seconds: float, concurrency: int) -> Result:
-    """Drive the server with `concurrency` keep-alive connections."""
-    latencies: list[float] = []
-    errors: list[int] = []
-    warm = time.perf_counter() + 1.0
-    await asyncio.gather(*(_worker(port, warm, [], []) for _ in range(concurrency)))
-    started = time.perf_counter()
-    await asyncio.gather(*(_worker(port, started + seconds, latencies, errors) for _ in range(concurrency)))
-    elapsed = time.perf_counter() - started
-    return Result(rps=len(latencies) / elapsed, p50_ms=percentile(latencies, 0.50),
-                  p99_ms=percentile(latencies, 0.99), errors=len(errors))
+def wait_port(port: int, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing listens on {port}")
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+# -- load clients ---------------------------------------------------------------------------------
 
-
-def _wrk_ms(text: str) -> float:
-    """Convert a wrk duration such as `834.00us`, `8.34ms` or `1.02s` to milliseconds."""
-    import re
-
-    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
-    assert match is not None, text
-    factor = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[match.group(2)]
-    return float(match.group(1)) * factor
-
-
-def load_wrk(port: int, seconds: float, concurrency: int) -> Result:
-    """Drive the server with wrk (a C client, so the client steals less CPU from the server)."""
-    import re
-    import shutil
-
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        raise SystemExit("wrk is not installed (Debian: apt-get install wrk); use --client python")
-    url = f"http://127.0.0.1:{port}/usage"
-    subprocess.run([wrk, "-t1", f"-c{concurrency}", "-d1s", url], capture_output=True, check=True)
-    out = subprocess.run([wrk, "-t1", f"-c{concurrency}", f"-d{int(seconds)}s", "--latency", url],
-                         capture_output=True, text=True, check=True).stdout
-
-    def grab(pattern: str) -> str:
-        match = re.search(pattern, out)
-        assert match is not None, out
-        return match.group(1)
-
+def run_wrk(port: int, path: str, connections: int, seconds: float, close: bool) -> Result:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "--timeout", "5s"]
+    if close:
+        command += ["-H", "Connection: close"]
+    out = subprocess.run([*command, f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True,
+                         check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return Result(rps=float(grab(r"Requests/sec:\s+([\d.]+)")), p50_ms=_wrk_ms(grab(r"50%\s+(\S+)")),
-                  p99_ms=_wrk_ms(grab(r"99%\s+(\S+)")), errors=int(errors.group(1)) if errors else 0)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    count = int(errors.group(1)) if errors else 0
+    if socket_errors:
+        count += sum(int(g) for g in socket_errors.groups())
+    return Result(rps, float(p99.group(1)) * scale[p99.group(2)] if p99 else float("nan"), count)
 
 
-def run_one(kind: str, seconds: float, concurrency: int, home: Path, client: str = "python") -> Result:
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    child = subprocess.Popen([sys.executable, __file__, "--serve", kind, "--port", str(port), "--home", str(home)],
-                             env=env)
-    try:
-        deadline = time.monotonic() + 30
+async def _python_load(port: int, path: str, connections: int, seconds: float, close: bool) -> Result:
+    request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+               + ("Connection: close\r\n" if close else "") + "\r\n").encode()
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.monotonic() + seconds
+
+    async def one_response(reader: asyncio.StreamReader) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))  # type: ignore[union-attr]
+        await reader.readexactly(length)
+        if status != 200:
+            raise ValueError(status)
+
+    async def worker() -> None:
+        nonlocal errors
+        reader = writer = None
         while time.monotonic() < deadline:
+            started = time.perf_counter()
             try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        if client == "wrk":
-            return load_wrk(port, seconds, concurrency)
-        return asyncio.run(load(port, seconds, concurrency))
-    finally:
-        child.terminate()
-        child.wait(10)
+                if writer is None:
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(request)
+                await one_response(reader)  # type: ignore[arg-type]
+                latencies.append(time.perf_counter() - started)
+            except (OSError, ValueError, asyncio.IncompleteReadError):
+                errors += 1
+                close_now = True
+            else:
+                close_now = close
+            if close_now and writer is not None:
+                writer.close()
+                reader = writer = None
+        if writer is not None:
+            writer.close()
+
+    started = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    elapsed = time.monotonic() - started
+    latencies.sort()
+    p99 = latencies[int(len(latencies) * 0.99)] * 1000 if latencies else float("nan")
+    return Result(len(latencies) / elapsed, p99, errors)
+
+
+def run_python(port: int, path: str, connections: int, seconds: float, close: bool) -> Result:
+    return asyncio.run(_python_load(port, path, connections, seconds, close))
+
+
+# -- the run --------------------------------------------------------------------------------------
+
+MODES = [
+    ("/usage, 50 keep-alive connections", "/usage", 50, False),
+    ("/health, 1 keep-alive connection", "/health", 1, False),
+    ("/usage, 1 keep-alive connection", "/usage", 1, False),
+    ("/usage, new connection per request (4 clients)", "/usage", 4, True),
+]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=2, help="alternate the two servers this many times")
-    parser.add_argument("--client", choices=["python", "wrk"], default="python",
-                        help="load generator: the built-in asyncio client, or wrk when installed")
-    parser.add_argument("--serve")
-    parser.add_argument("--port", type=int)
-    parser.add_argument("--home")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--python", default=sys.executable, help="interpreter of the install to measure")
+    parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument("--loops", default="uvloop,asyncio")
     args = parser.parse_args()
-    if args.serve:
-        serve(args.serve, args.port, Path(args.home))
-        return
-    import tempfile
+    client = args.client if args.client != "auto" else ("wrk" if shutil.which("wrk") else "python")
+    load = run_wrk if client == "wrk" else run_python
+    loops = [name for name in args.loops.split(",") if name]
+    print(f"client: {client}; {args.rounds} rounds of {args.seconds:g} s per mode; median shown")
 
-    results: dict[str, list[Result]] = {"bare": [], "codexbard": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        for _ in range(args.rounds):
-            for kind in ("bare", "codexbard"):
-                results[kind].append(run_one(kind, args.seconds, args.concurrency, Path(tmp), args.client))
-    summary: dict[str, Result] = {}
-    for kind, runs in results.items():
-        summary[kind] = Result(
-            rps=round(sum(r.rps for r in runs) / len(runs), 1),
-            p50_ms=round(max(r.p50_ms for r in runs), 2),
-            p99_ms=round(max(r.p99_ms for r in runs), 2),
-            errors=sum(r.errors for r in runs),
-        )
-        r = summary[kind]
-        print(f"{kind:>10}: {r.rps:8.1f} req/s  p50 {r.p50_ms:.2f} ms  p99 {r.p99_ms:.2f} ms  errors {r.errors}")
-    ratio = summary["codexbard"].rps / summary["bare"].rps
-    print(f"client {args.client}, {args.concurrency} connections, {args.rounds} x {args.seconds:g} s per server")
-    print(f"throughput ratio codexbard/bare: {ratio:.3f} (target >= 0.8); "
-          f"codexbard p99 {summary['codexbard'].p99_ms:.2f} ms (target < 10 ms)")
-    print(json.dumps({"ratio": round(ratio, 3), **{k: asdict(v) for k, v in summary.items()}}))
+    with fake_upstream() as up, tempfile.TemporaryDirectory() as tmp:
+        daemons = {loop: Codexbard(args.python, up, loop, Path(tmp, loop)) for loop in loops}
+        for daemon in daemons.values():
+            daemon.start()
+        for daemon in daemons.values():
+            daemon.wait_for_data()
+        first = daemons[loops[0]]
+        usage_file, health_file = Path(tmp, "usage.json"), Path(tmp, "health.json")
+        usage_file.write_bytes(get(first.port, "/usage"))
+        health_file.write_bytes(get(first.port, "/health"))
+        print(f"/usage: {len(json.loads(usage_file.read_bytes()))} payloads, {usage_file.stat().st_size} bytes")
+        bare_port = free_port()
+        bare = subprocess.Popen([args.python, "-c", BARE, str(bare_port), str(usage_file), str(health_file)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_port(bare_port)
+            for title, path, connections, close in MODES:
+                print(f"\n{title}")
+                ports = {"bare": bare_port, **{f"codexbard ({loop})": d.port for loop, d in daemons.items()}}
+                runs: dict[str, list[Result]] = {name: [] for name in ports}
+                load(bare_port, path, connections, 1, close)  # warm-up
+                for _ in range(args.rounds):
+                    for name, port in ports.items():
+                        runs[name].append(load(port, path, connections, args.seconds, close))
+                base_rps = statistics.median(r.rps for r in runs["bare"])
+                base_p99 = statistics.median(r.p99_ms for r in runs["bare"])
+                for name, results in runs.items():
+                    rps = statistics.median(r.rps for r in results)
+                    p99 = statistics.median(r.p99_ms for r in results)
+                    errors = sum(r.errors for r in results)
+                    print(f"  {name:22} {rps:9.0f} req/s  p99 {p99:7.2f} ms  "
+                          f"ratio {rps / base_rps:4.2f}x  p99 {p99 / base_p99:4.2f}x  errors {errors}")
+        finally:
+            bare.terminate()
+            bare.wait(10)
+            for daemon in daemons.values():
+                daemon.stop()
+
+        print("\nstartup: `codexbard serve` to /usage answering with the 20 stored payloads (upstream hanging)")
+        up.delay = 60.0
+        for loop, daemon in daemons.items():
+            times = []
+            for _ in range(3):
+                started = daemon.start()
+                times.append(daemon.wait_for_data() - started)
+                daemon.proc.kill()  # type: ignore[union-attr]
+                daemon.proc.wait(10)  # type: ignore[union-attr]
+            print(f"  codexbard ({loop}): {statistics.median(times) * 1000:.0f} ms (median of 3; target < 1000 ms)")
+        up.delay = 0.0
 
 
 if __name__ == "__main__":

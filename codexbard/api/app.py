@@ -15,11 +15,12 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from codexbard import __version__
 from codexbard.api import render
-from codexbard.api.security import GuardMiddleware, allowed_host_names
+from codexbard.api.security import GuardMiddleware, HotRoute, allowed_host_names
 from codexbard.daemon import Daemon
 from codexbard.host.clock import parse_query_time
 from codexbard.models import iso_z
@@ -61,12 +62,19 @@ def create_app(daemon: Daemon, *, stopping: asyncio.Event | None = None) -> Fast
         title="codexbard",
         version=__version__,
         summary="How much of every AI coding plan is left, as JSON on localhost.",
+        # No OpenTelemetry here; asking for it costs every request a few environment lookups.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     token = settings.token.get_secret_value() if settings.token else None
+    # The busiest GET routes are answered by the guard itself, once it has let the request in,
+    # without the router and per-request models; the FastAPI routes below serve the same bytes
+    # and describe them in /openapi.json.
+    hot: dict[str, HotRoute] = {}
     app.add_middleware(
         GuardMiddleware,
         allowed_hosts=allowed_host_names(settings.host, settings.allowed_hosts),
         token=token,
+        hot=hot,
     )
     registry = daemon.runtime.registry
     state = daemon.state
@@ -160,22 +168,31 @@ def create_app(daemon: Daemon, *, stopping: asyncio.Event | None = None) -> Fast
         ]
     }
 
-    # The hottest route: it reads the raw query itself (no per-request model validation) and serves
-    # rendered bytes from a cache keyed by the query, the state version and the current second.
-    @app.get("/usage", summary="Usage of the enabled providers (or the ones asked for)", openapi_extra=usage_params)
-    async def usage(request: Request) -> Response:
-        raw_query = request.scope.get("query_string", b"")
+    def usage_bytes(raw_query: bytes) -> tuple[int, bytes, str]:
+        """GET /usage: rendered bytes from a cache keyed by the query, the state version and the second."""
         now_second = int(daemon.runtime.clock.monotonic())
         hit = cache.get(raw_query)
         if hit is not None and hit[0] == state.version and hit[1] == now_second:
-            return Response(hit[2], media_type=hit[3])
-        params = request.query_params
-        fmt = check_format(params.get("format", "json"))
-        response = render_usage(select(params.getlist("provider"), params.get("account"), default_enabled=True), fmt)
+            return 200, hit[2], hit[3]
+        params = QueryParams(raw_query)
+        try:
+            fmt = check_format(params.get("format", "json"))
+            response = render_usage(select(params.getlist("provider"), params.get("account"), default_enabled=True),
+                                    fmt)
+        except ClientError as exc:
+            return exc.status, bytes(_json(exc.body).body), JSON_TYPE
         if len(cache) > 256:
             cache.clear()
-        cache[raw_query] = (state.version, now_second, bytes(response.body), response.media_type or JSON_TYPE)
-        return response
+        media = response.headers.get("content-type", JSON_TYPE)
+        cache[raw_query] = (state.version, now_second, bytes(response.body), media)
+        return 200, bytes(response.body), media
+
+    @app.get("/usage", summary="Usage of the enabled providers (or the ones asked for)", openapi_extra=usage_params)
+    async def usage(request: Request) -> Response:
+        status, body, media = usage_bytes(request.scope.get("query_string", b""))
+        return Response(body, status, headers={"content-type": media})
+
+    hot["/usage"] = lambda scope: usage_bytes(scope.get("query_string", b""))
 
     @app.get("/usage/{provider_id}", summary="One provider's payload")
     async def usage_one(provider_id: str, account: str | None = None) -> Response:
@@ -209,14 +226,20 @@ def create_app(daemon: Daemon, *, stopping: asyncio.Event | None = None) -> Fast
             out.append({"provider": spec.id, **info.wire()})
         return _json(out)
 
-    @app.get("/health", summary="Liveness; always open, no account data")
-    async def health() -> Response:
-        return _json({
+    def health_bytes() -> tuple[int, bytes, str]:
+        return 200, bytes(_json({
             "status": "ok",
             "version": __version__,
             "uptimeSeconds": round(daemon.uptime(), 1),
             "providersEnabled": len({a.plan.spec.id for a in state.enabled()}),
-        })
+        }).body), JSON_TYPE
+
+    @app.get("/health", summary="Liveness; always open, no account data")
+    async def health() -> Response:
+        status, body, media = health_bytes()
+        return Response(body, status, media_type=media)
+
+    hot["/health"] = lambda scope: health_bytes()
 
     @app.get("/history", summary="Stored samples of one window")
     async def history(

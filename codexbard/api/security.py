@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -53,13 +53,22 @@ def allowed_host_names(bind: str, extra: Iterable[str]) -> frozenset[str]:
     return frozenset(names)
 
 
-class GuardMiddleware:
-    """Reject foreign Host headers and, when a token is set, requests without it."""
+HotRoute = Callable[[Scope], tuple[int, bytes, str]]
+"""A GET route answered without the router: scope → (status, body, content type)."""
 
-    def __init__(self, app: ASGIApp, *, allowed_hosts: frozenset[str], token: str | None) -> None:
+
+class GuardMiddleware:
+    """Reject foreign Host headers and, when a token is set, requests without it.
+
+    GET and HEAD requests for a path in `hot` are answered here once they pass the checks.
+    """
+
+    def __init__(self, app: ASGIApp, *, allowed_hosts: frozenset[str], token: str | None,
+                 hot: Mapping[str, HotRoute] | None = None) -> None:
         self.app = app
         self.allowed_hosts = allowed_hosts
         self.token = token.encode() if token else None
+        self.hot = hot if hot is not None else {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -93,6 +102,13 @@ class GuardMiddleware:
                 await _reject(send, 401, {"error": "a bearer token is required"},
                               extra=[(b"www-authenticate", b"Bearer")])
                 return
+        route = self.hot.get(scope["path"])
+        if route is not None and scope["method"] in ("GET", "HEAD"):
+            status, body, media = route(scope)
+            await send({"type": "http.response.start", "status": status, "headers": [
+                (b"content-type", media.encode("latin-1")), (b"content-length", b"%d" % len(body))]})
+            await send({"type": "http.response.body", "body": body})
+            return
         await self.app(scope, receive, send)
 
 
