@@ -101,7 +101,9 @@ class Codexbard:
             "KIMI_K2_API_KEY": "bench-kimi", "WARP_API_KEY": "wk-bench", "OPENROUTER_API_KEY": "sk-or-bench",
             "CODEXBARD_UPSTREAM_OVERRIDES": json.dumps({
                 "https://api.z.ai": f"{upstream.base}/zai", "https://kimi-k2.ai": f"{upstream.base}/kimik2",
-                "https://app.warp.dev": f"{upstream.base}/warp", "https://openrouter.ai": f"{upstream.base}/openrouter"}),
+                "https://app.warp.dev": f"{upstream.base}/warp",
+                "https://openrouter.ai": f"{upstream.base}/openrouter",
+            }),
         }
         self.command = codexbard_command(python)
         self.proc: subprocess.Popen[bytes] | None = None
