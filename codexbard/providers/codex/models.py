@@ -19,6 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from codexbard.host.clock import parse_iso
 from codexbard.providers.coerce import integral, number
 
+
 class RawModel(BaseModel):
     """Base of the raw upstream models: unknown keys ignored, frozen."""
 

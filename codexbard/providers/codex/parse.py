@@ -23,7 +23,6 @@ from codexbard.errors import AuthRequired, ParseError, ProviderError, Timeout, U
 from codexbard.host.clock import from_epoch_auto
 from codexbard.host.redact import excerpt
 from codexbard.models import Credits, Identity, NamedWindow, RateWindow, UsageSnapshot, WindowValue
-from codexbard.providers.coerce import number, percent
 from codexbard.providers.codex.const import (
     BACKEND_API_SEGMENT,
     BACKEND_USAGE_PATH,
@@ -87,6 +86,7 @@ from codexbard.providers.codex.models import (
     WhamUsage,
     WhamWindow,
 )
+from codexbard.providers.coerce import number, percent
 
 LaneRole = Literal["session", "weekly", "unknown"]
 RefreshFailure = Literal["expired", "reused", "revoked", "invalid"]
@@ -512,9 +512,8 @@ def rpc_cli_version(result: object) -> str | None:
 
 
 def _rpc_credit_limit(model: RpcRateLimits) -> CreditLimit | None:
-    buckets = [model.rate_limits] + sorted(
-        model.by_limit_id.values(), key=lambda b: b.limit_name or b.limit_id or ""
-    )
+    others = sorted(model.by_limit_id.values(), key=lambda b: b.limit_name or b.limit_id or "")
+    buckets = [model.rate_limits, *others]
     for bucket in buckets:
         limit = credit_limit(bucket.individual_limit, title=bucket.limit_name)
         if limit is not None:
@@ -659,7 +658,8 @@ def explain_rpc_auth_error(message: str, config: Mapping[str, Any] | None) -> Un
     table = table if isinstance(table, dict) else {}
     if table.get("requires_openai_auth") is True:
         return None
-    name = table.get("name") if isinstance(table.get("name"), str) else ""
+    raw_name = table.get("name")
+    name = raw_name if isinstance(raw_name, str) else ""
     if provider_id.lower() in BEDROCK_PROVIDER_IDS or "bedrock" in name.lower():
         return Unavailable(
             f"Codex is configured for Amazon Bedrock (model_provider = {provider_id!r}); "
@@ -960,10 +960,9 @@ def text_number(raw: str) -> float | None:
     """A number as a terminal prints it: `1,204`, `1.204,5`, `14.5`, `50 000`."""
     text = raw.strip().replace("\u00a0", "").replace("\u202f", "").replace(" ", "")
     if "," in text and "." in text:
-        if text.rfind(",") > text.rfind("."):
-            text = text.replace(".", "").replace(",", ".")
-        else:
-            text = text.replace(",", "")
+        # The separator that comes last is the decimal one.
+        decimal_comma = text.rfind(",") > text.rfind(".")
+        text = text.replace(".", "").replace(",", ".") if decimal_comma else text.replace(",", "")
     elif "," in text:
         text = text.replace(",", "") if re.fullmatch(r"\d{1,3}(,\d{3})+", text) else text.replace(",", ".")
     elif "." in text and re.fullmatch(r"\d{1,3}(\.\d{3})+", text):
