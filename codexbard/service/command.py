@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
-from codexbard.config import load_settings
+from codexbard.config import Paths, Settings, config_path, default_data_dir, load_settings
 from codexbard.errors import ConfigError
 from codexbard.host.files import HomeFiles
 from codexbard.host.process import ProcessRunner
@@ -62,7 +62,12 @@ async def _run(args: argparse.Namespace, env: dict[str, str], out: TextIO) -> in
     try:
         settings, paths = load_settings(env, config)
     except ConfigError as exc:
-        raise ServiceError(f"config error: {exc}", 2) from None
+        if args.service_command != "uninstall":
+            raise ServiceError(f"config error: {exc}", 2) from None
+        # Removing the service needs no settings: an invalid config must not keep it installed.
+        settings = Settings.model_construct()
+        file = config or config_path(env)
+        paths = Paths(config_file=file, config_dir=file.parent, data_dir=default_data_dir(env))
     processes = Processes(ProcessRunner(env))
     command: tuple[str, ...] = ()
     if args.service_command == "install":

@@ -271,6 +271,8 @@ def test_an_invalid_config_is_a_usage_error(capsys: pytest.CaptureFixture[str], 
     result = service(capsys, fakes.env(home), "install", "--platform", "linux")
     assert result.code == 2 and result.err.startswith("codexbard: config error: ")
     assert fakes.calls() == []
+    gone = service(capsys, fakes.env(home), "uninstall", "--platform", "linux")
+    assert (gone.code, gone.out) == (0, f"nothing to uninstall: {unit_path(home)} does not exist\n")
 
 
 # ------------------------------------------------------------------------------------------------ launchd
