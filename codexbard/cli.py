@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from codexbard import __version__
+from codexbard import __version__, service
 from codexbard.api import render
 from codexbard.config import ACCOUNT_LABEL
 from codexbard.errors import ConfigError, StoreError
@@ -481,6 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
     secret.add_argument("--field", default="api_key")
     secret.add_argument("--stdin", action="store_true", help="read the secret from standard input")
     common(secret)
+    service.add_parser(sub)
     return parser
 
 
@@ -491,6 +492,7 @@ _COMMANDS = {
     "history": cmd_history,
     "doctor": cmd_doctor,
     "config": cmd_config,
+    "service": service.run,
 }
 
 

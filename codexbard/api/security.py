@@ -20,6 +20,10 @@ LOOPBACK_NAMES: Final = frozenset({"localhost", "127.0.0.1", "::1"})
 OPEN_PATHS: Final = frozenset({"/health", "/"})
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 _SAME_SITE_FETCH: Final = frozenset({b"same-origin", b"none"})
+_HOST_REFUSED: Final = (
+    "this Host header is not allowed (DNS rebinding protection); on a non-loopback bind, add the name or IP "
+    "clients use to `allowed_hosts` in the config (or CODEXBARD_ALLOWED_HOSTS='[\"name\"]')"
+)
 
 
 def is_loopback(host: str) -> bool:
@@ -91,7 +95,7 @@ class GuardMiddleware:
             await _reject(send, 400, {"error": "more than one Host header"})
             return
         if host_name(host.decode("latin-1")) not in self.allowed_hosts:
-            await _reject(send, 403, {"error": "this Host header is not allowed (DNS rebinding protection)"})
+            await _reject(send, 403, {"error": _HOST_REFUSED})
             return
         if scope["method"] not in SAFE_METHODS and self._cross_site(origin, fetch_site):
             await _reject(send, 403, {"error": "cross-site requests may not change anything here"})

@@ -162,12 +162,18 @@ async def test_loopback_host_headers_are_accepted(daemon: Daemon, host: str) -> 
         assert (await c.get("/usage")).status_code == 200
 
 
+HOST_REFUSED = (
+    "this Host header is not allowed (DNS rebinding protection); on a non-loopback bind, add the name or IP "
+    "clients use to `allowed_hosts` in the config (or CODEXBARD_ALLOWED_HOSTS='[\"name\"]')"
+)
+
+
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:8765", "127.0.0.1.evil.example", ""])
 async def test_foreign_host_headers_are_rejected(daemon: Daemon, host: str) -> None:
     async with client(daemon, host=host) as c:
         r = await c.get("/usage")
         health = await c.get("/health")
-    assert r.status_code == 403 and "Host" in r.json()["error"]
+    assert r.status_code == 403 and r.json()["error"] == HOST_REFUSED
     assert health.status_code == 403
 
 
@@ -182,7 +188,8 @@ async def test_token_protects_data_routes_on_a_public_bind(tmp_path: Path) -> No
         assert (await c.get("/health")).status_code == 200
         assert (await c.get("/openapi.json")).status_code == 401
     async with client(d, host="other.lan") as c:
-        assert (await c.get("/health")).status_code == 403
+        refused = await c.get("/health")
+    assert (refused.status_code, refused.json()) == (403, {"error": HOST_REFUSED})
     await d.stop(timeout=1)
 
 

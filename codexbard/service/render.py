@@ -1,0 +1,152 @@
+"""The systemd user unit and the launchd agent, rendered from the command that starts the daemon.
+
+Files written by `codexbard service install` carry a marker with the SHA-256 of the rest of the file, so a later
+install or uninstall can tell its own untouched file from one a person wrote or edited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import plistlib
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Final, Literal
+
+from codexbard.service.steps import ServiceError
+
+UNIT_NAME: Final = "codexbard.service"
+LAUNCHD_LABEL: Final = "dev.codexbard.agent"
+ENV_FILE_NAME: Final = "service.env"
+LAUNCHD_PATH: Final = "/opt/homebrew/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+
+DEFAULT_EXEC_START: Final = "%h/.local/bin/codexbard serve"
+"""The unit in the repository runs what `pipx install .` and `uv tool install .` link into ~/.local/bin."""
+DEFAULT_WRITABLE: Final = ("%E/codexbard", "%h/.local/share/codexbard", "%S/codexbard", "%C/codexbard")
+
+_MARKER: Final = "codexbard-service-install sha256="
+_MARKER_LINE: Final = re.compile(rb"^.*codexbard-service-install sha256=([0-9a-f]{64}).*\n", re.M)
+_SYSTEMD_SPECIAL: Final = re.compile(r"""[\s"'\\;]""")
+
+Ownership = Literal["absent", "same", "ours", "edited", "foreign"]
+
+
+def systemd_word(value: str) -> str:
+    """Quote one literal argument or path for a unit file (`%` and `$` escaped, quotes where needed)."""
+    if "\n" in value or "\r" in value or "\0" in value:
+        raise ServiceError(f"{value!r} cannot be written into a unit file (it contains a line break)")
+    text = value.replace("%", "%%").replace("$", "$$")
+    if value and not _SYSTEMD_SPECIAL.search(value):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def systemd_command(argv: Sequence[str]) -> str:
+    """An ExecStart= value running exactly `argv` (no shell, no variable expansion)."""
+    return " ".join(systemd_word(arg) for arg in argv)
+
+
+def render_unit(exec_start: str = DEFAULT_EXEC_START, writable: Sequence[str] = DEFAULT_WRITABLE) -> str:
+    """The user unit; `exec_start` and `writable` are unit syntax (specifiers allowed, literals quoted)."""
+    read_write = "\n".join(f"ReadWritePaths={_optional(path)}" for path in writable)
+    return f"""\
+# codexbard as a systemd user service. `codexbard service install` writes it (with the interpreter of the running
+# install) to ~/.config/systemd/user/codexbard.service; docs/service.md explains every line.
+# Local changes belong in a drop-in (`systemctl --user edit codexbard`), which survives a reinstall.
+
+[Unit]
+Description=codexbard: AI coding plan usage daemon (HTTP on 127.0.0.1:8765 by default)
+# Restart on failure, but give up after 5 failed starts in 5 minutes.
+StartLimitIntervalSec=300
+StartLimitBurst=5
+
+[Service]
+# READY=1 is sent once the port is bound; WATCHDOG=1 every WatchdogSec/2 from the event loop.
+Type=notify
+ExecStart={exec_start}
+# API keys for the service (KEY=value lines, chmod 600); the keyring and `codexbard config set-secret` also work.
+EnvironmentFile=-%E/codexbard/{ENV_FILE_NAME}
+Environment=PYTHONUNBUFFERED=1
+Restart=on-failure
+RestartSec=5s
+TimeoutStartSec=60s
+TimeoutStopSec=15s
+WatchdogSec=60s
+# Logs go to the journal with syslog priorities: journalctl --user -u codexbard
+SyslogIdentifier=codexbard
+UMask=0077
+MemoryMax=256M
+NoNewPrivileges=yes
+LockPersonality=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+SystemCallArchitectures=native
+# Filesystem sandbox: everything read-only except codexbard's own directories ("-": may be missing).
+# It needs user namespaces; where the kernel forbids them the unit fails with status=226/NAMESPACE and
+# `codexbard service status` says how to turn it off.
+PrivateTmp=yes
+ProtectSystem=strict
+{read_write}
+
+[Install]
+WantedBy=default.target
+"""
+
+
+def _optional(path: str) -> str:
+    """A ReadWritePaths= entry that may not exist (`-` prefix), quoted as a whole when needed."""
+    if path.startswith('"'):
+        return '"-' + path[1:]
+    return "-" + path
+
+
+def render_plist(command: Sequence[str], log_file: Path, extra_env: Mapping[str, str] | None = None) -> bytes:
+    """The LaunchAgent: started at load/login, restarted after a failure, logs to `log_file`."""
+    agent = {
+        "Label": LAUNCHD_LABEL,
+        "ProgramArguments": list(command),
+        "RunAtLoad": True,
+        "KeepAlive": {"SuccessfulExit": False},
+        "ThrottleInterval": 10,
+        "Umask": 0o077,
+        "EnvironmentVariables": {"PYTHONUNBUFFERED": "1", "PATH": LAUNCHD_PATH, **(extra_env or {})},
+        "StandardOutPath": str(log_file),
+        "StandardErrorPath": str(log_file),
+    }
+    return plistlib.dumps(agent, fmt=plistlib.FMT_XML, sort_keys=False)
+
+
+def mark_unit(text: str) -> str:
+    """The unit with its ownership marker as the first line."""
+    return f"# Written by `codexbard service install`; {_MARKER}{_digest(text.encode())}\n{text}"
+
+
+def mark_plist(data: bytes) -> bytes:
+    """The plist with its ownership marker as an XML comment after the XML declaration."""
+    head, sep, rest = data.partition(b"\n")
+    if not head.startswith(b"<?xml") or not sep:
+        raise ServiceError("internal error: the rendered plist has no XML declaration")
+    comment = f"<!-- Written by `codexbard service install`; {_MARKER}{_digest(data)} -->\n".encode()
+    return head + sep + comment + rest
+
+
+def ownership(existing: bytes | None, wanted: bytes) -> Ownership:
+    """How an existing file relates to the one `service install` wants to write (both marked)."""
+    if existing is None:
+        return "absent"
+    if existing == wanted:
+        return "same"
+    return owner_of(existing)
+
+
+def owner_of(existing: bytes) -> Literal["ours", "edited", "foreign"]:
+    """`ours` for an untouched file this command wrote, `edited` when changed since, `foreign` otherwise."""
+    found = _MARKER_LINE.search(existing)
+    if found is None:
+        return "foreign"
+    unmarked = existing[: found.start()] + existing[found.end():]
+    return "ours" if _digest(unmarked) == found.group(1).decode() else "edited"
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

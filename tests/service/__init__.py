@@ -1,0 +1,1 @@
+"""Tests of `codexbard service`, the unit, the agent and the Dockerfile."""
