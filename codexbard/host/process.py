@@ -137,7 +137,7 @@ class ProcessRunner:
             while chunk := await stream.read(_READ_CHUNK):
                 if len(buf) + len(chunk) > max_output:
                     too_large.append(name)
-                    _signal_group(proc, signal.SIGKILL)  # the other pipe reaches EOF too
+                    signal_group(proc, signal.SIGKILL)  # the other pipe reaches EOF too
                     return
                 buf.extend(chunk)
 
@@ -149,7 +149,7 @@ class ProcessRunner:
             raise Timeout(f"`{program}` did not finish within {timeout:g} s") from None
         finally:
             if proc.returncode is None or too_large:
-                await _kill_group(proc)
+                await kill_group(proc)
         if too_large:
             raise ParseError(f"`{program}` wrote more than {max_output} bytes to {too_large[0]}; stopped reading")
         return ProcessResult(
@@ -191,15 +191,15 @@ async def _spawn(
         raise CliMissing(f"`{program}` cannot be started: {exc.strerror}") from None
 
 
-def _signal_group(proc: asyncio.subprocess.Process, sig: int) -> None:
+def signal_group(proc: asyncio.subprocess.Process, sig: int) -> None:
     """Send `sig` to the process group the child leads (it is the group leader: start_new_session)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)
 
 
-async def _kill_group(proc: asyncio.subprocess.Process) -> None:
+async def kill_group(proc: asyncio.subprocess.Process) -> None:
     """SIGKILL the process group the child leads, then reap the child."""
-    _signal_group(proc, signal.SIGKILL)
+    signal_group(proc, signal.SIGKILL)
     with contextlib.suppress(ProcessLookupError):
         proc.kill()
     with contextlib.suppress(Exception):
@@ -347,7 +347,7 @@ class JsonRpcChild:
                 raise Timeout(f"timed out waiting for `{method}` from `{self.program}`") from None
 
     async def _kill(self) -> None:
-        await _kill_group(self._proc)
+        await kill_group(self._proc)
 
     async def close(self, *, grace: float = 0.4) -> None:
         """Close stdin, SIGTERM the group, wait `grace` s, then SIGKILL it; always reaps the child."""
@@ -356,12 +356,12 @@ class JsonRpcChild:
             if proc.stdin is not None and not proc.stdin.is_closing():
                 proc.stdin.close()
             if proc.returncode is None:
-                _signal_group(proc, signal.SIGTERM)
+                signal_group(proc, signal.SIGTERM)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(proc.wait(), grace)
         finally:
             # Even when the leader exited, members of its group may live on: kill the group regardless.
-            await _kill_group(proc)
+            await kill_group(proc)
             self._stderr_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._stderr_task
@@ -383,3 +383,27 @@ def _decode(line: bytes) -> dict[str, Any] | None:
     except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
+
+
+async def spawn_pty_child(
+    resolved: str, argv: Sequence[str], *, slave: int, env: Mapping[str, str], cwd: str | None
+) -> asyncio.subprocess.Process:
+    """Start a child whose stdin, stdout and stderr are a PTY's slave side, in its own session."""
+    program = argv[0]
+    try:
+        return await asyncio.create_subprocess_exec(
+            resolved,
+            *argv[1:],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=dict(env),
+            cwd=cwd,
+            start_new_session=True,
+        )
+    except FileNotFoundError:
+        raise CliMissing(f"`{program}` is not installed or not on PATH") from None
+    except PermissionError:
+        raise CliMissing(f"`{program}` is not executable") from None
+    except OSError as exc:
+        raise CliMissing(f"`{program}` cannot be started: {exc.strerror}") from None
