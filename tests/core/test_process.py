@@ -24,6 +24,14 @@ def script(directory: Path, name: str, body: str, *, executable: bool = True) ->
     return path
 
 
+def py_script(directory: Path, name: str, body: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    path.write_text(f"#!{sys.executable}\n" + body)
+    path.chmod(0o755)
+    return path
+
+
 @pytest.fixture
 def bin_dir(tmp_path: Path) -> Path:
     return tmp_path / "bin"
@@ -116,10 +124,7 @@ async def test_provider_keys_in_the_parent_env_never_reach_the_child(bin_dir: Pa
         "XDG_SESSION_COOKIE": "not-a-dir",
         "AWS_SECRET_ACCESS_KEY": "aws",
     }
-    bin_dir.mkdir()
-    dump = bin_dir / "envdump"
-    dump.write_text(f"#!{sys.executable}\nimport json, os\nprint(json.dumps(dict(os.environ)))\n")
-    dump.chmod(0o755)
+    py_script(bin_dir, "envdump", "import json, os\nprint(json.dumps(dict(os.environ)))\n")
     result = await ProcessRunner(daemon_env).run(["envdump"], timeout=5, extra_env={"CODEX_HOME": "/h/codex"})
     child = json.loads(result.stdout)
     assert child["CODEX_HOME"] == "/h/codex"
@@ -158,7 +163,7 @@ def test_env_allow_list(name: str, allowed: bool) -> None:
 async def test_output_cap_stops_reading_and_kills_the_group(bin_dir: Path, tmp_path: Path) -> None:
     pid_file = tmp_path / "child.pid"
     # An endless writer: without a cap applied while reading this never ends (until the timeout).
-    script(bin_dir, "flood", 'sleep 30 &\necho $! > "$1"\nwhile :; do echo xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; done\n')
+    script(bin_dir, "flood", 'sleep 30 &\necho $! > "$1"\nwhile :; do echo xxxxxxxxxxxxxxxxxxxxxxxxxxxx; done\n')
     runner = ProcessRunner({"PATH": f"{bin_dir}:{os.environ.get('PATH', os.defpath)}"})
     started = time.monotonic()
     with pytest.raises(ParseError) as info:
@@ -343,10 +348,7 @@ if mode == "stubborn":
 
 @pytest.fixture
 def rpc_runner(bin_dir: Path) -> ProcessRunner:
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    path = bin_dir / "fake-codex"
-    path.write_text(f"#!{sys.executable}\n" + FAKE_RPC)
-    path.chmod(0o755)
+    py_script(bin_dir, "fake-codex", FAKE_RPC)
     return ProcessRunner({"PATH": str(bin_dir), "Z_AI_API_KEY": "leak-me-not"})
 
 
@@ -374,14 +376,13 @@ async def test_rpc_dialogue(rpc_runner: ProcessRunner, tmp_path: Path) -> None:
 
 
 async def test_rpc_child_env_is_scrubbed(bin_dir: Path) -> None:
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    path = bin_dir / "envrpc"
-    path.write_text(
-        f"#!{sys.executable}\nimport json, os, sys\nfor line in sys.stdin:\n"
+    py_script(
+        bin_dir,
+        "envrpc",
+        "import json, os, sys\nfor line in sys.stdin:\n"
         "    m = json.loads(line)\n"
-        "    print(json.dumps({'id': m['id'], 'result': sorted(os.environ)}), flush=True)\n"
+        "    print(json.dumps({'id': m['id'], 'result': sorted(os.environ)}), flush=True)\n",
     )
-    path.chmod(0o755)
     runner = ProcessRunner({"PATH": str(bin_dir), "OPENROUTER_API_KEY": "sk-or-x", "HOME": "/h"})
     async with await JsonRpcChild.spawn(runner, ["envrpc"], extra_env={"CODEX_HOME": "/c"}) as child:
         names = await child.request("env", timeout=5)
