@@ -84,10 +84,14 @@ _CAMEL_HUMP: Final = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
 
 def _snake(segment: str) -> str:
+    if not any(c.islower() for c in segment):  # OPENAI_API_KEY is a name, not a spelling
+        return segment
     return _CAMEL_HUMP.sub(lambda m: "_" + m.group(1).lower(), segment)
 
 
 def _camel(segment: str) -> str:
+    if not any(c.islower() for c in segment):
+        return segment
     head, *rest = segment.split("_")
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
