@@ -171,12 +171,12 @@ class PtySession:
         return strip_ansi(self._raw.decode("utf-8", errors="replace"))
 
     async def expect(self, pattern: str | re.Pattern[str], *, timeout: float) -> re.Match[str]:
-        """Wait until `pattern` matches the rendered screen and return the match.
+        """Wait until `pattern` matches the rendered screen and return the match (a str is compiled multi-line).
 
         Timeout (after killing the group) when it does not appear within `timeout` s; Unavailable when the
         program exits first; ParseError when its output passes the cap.
         """
-        regex = re.compile(pattern) if isinstance(pattern, str) else pattern
+        regex = re.compile(pattern, re.MULTILINE) if isinstance(pattern, str) else pattern
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
