@@ -17,10 +17,11 @@ from pathlib import Path
 from codexbard.config import Paths, Settings, load_settings
 from codexbard.host.clock import Clock
 from codexbard.host.credentials import CredentialResolver, SecretStore, select_secret_store
+from codexbard.host.credfile import CredentialFiles, WatchedFiles
 from codexbard.host.files import HomeFiles
 from codexbard.host.http import HttpClient
 from codexbard.host.process import ProcessRunner
-from codexbard.providers.base import Availability, FetchContext
+from codexbard.providers.base import ApiKeyStrategy, Availability, FetchContext
 from codexbard.providers.registry import AccountPlan, Registry, default_registry, plan_accounts
 from codexbard.providers.runner import FetchOutcome, run_pipeline
 
@@ -72,6 +73,8 @@ class Runtime:
         self.secret_store = secret_store
         self.files = HomeFiles(self.env)
         self.process = ProcessRunner(self.env)
+        self.credential_files = CredentialFiles()
+        self._watched: dict[str, WatchedFiles] = {}
         self.plans = plan_accounts(settings, self.registry)
 
     @classmethod
@@ -107,7 +110,13 @@ class Runtime:
             env=self.env,
             process=self.process,
             clock=self.clock,
+            credential_files=self.credential_files,
+            watched_files=self.watched_files(plan),
         )
+
+    def watched_files(self, plan: AccountPlan) -> WatchedFiles:
+        """The credential files an account's strategies registered (kept across polls)."""
+        return self._watched.setdefault(plan.key, WatchedFiles())
 
     async def detect(self, plan: AccountPlan) -> Detection:
         """Decide whether an account is enabled: config says so, or a strategy is available."""
@@ -135,17 +144,33 @@ class Runtime:
     async def credential_fingerprint(self, plan: AccountPlan) -> str:
         """A digest of what an account's credentials look like now (never the secrets themselves).
 
-        It changes when a strategy's availability changes, or when the config file or the secrets
-        file is rewritten (`codexbard config set-secret`), so a daemon waiting out an auth failure
-        can try again at once instead of in an hour.
+        It changes when a strategy's availability changes, when the config file or the secrets file is
+        rewritten (`codexbard config set-secret`), or when a credential file a strategy read changes: a
+        file registered in `ctx.watched_files` (a Codex `auth.json`, Claude Code's `.credentials.json`) or
+        a key file an API-key strategy declares (`~/.config/bigmodel/api_key`), each by (path, mtime_ns,
+        size, inode). So a daemon waiting out an auth failure can try again at once instead of in an hour.
         """
         digest = hashlib.sha256()
         for strategy_id, availability in (await self.detect(plan)).strategies:
             digest.update(f"{strategy_id}\0{availability.ok}\0{availability.reason}\0".encode())
-        digest.update(await asyncio.to_thread(self._credential_files_digest))  # file stats, off the loop
+        watched = self._declared_files(plan)
+        digest.update(await asyncio.to_thread(self._credential_files_digest, watched))  # file stats, off the loop
         return digest.hexdigest()
 
-    def _credential_files_digest(self) -> bytes:
+    def _declared_files(self, plan: AccountPlan) -> WatchedFiles:
+        """The account's registered files plus the key files its API-key strategies declare."""
+        watched = WatchedFiles()
+        for path in self.watched_files(plan).paths():
+            watched.add(path)
+        if plan.account is None:  # key files belong to the default account only
+            ctx = self.context(plan)
+            for strategy in plan.spec.strategies:
+                if isinstance(strategy, ApiKeyStrategy):
+                    for name in strategy.api_key(ctx).files:
+                        watched.add(self.files.expand(name))
+        return watched
+
+    def _credential_files_digest(self, watched: WatchedFiles) -> bytes:
         parts: list[str] = []
         for path in (self.paths.config_file, self.paths.config_dir / "secrets.toml"):
             try:
@@ -153,7 +178,7 @@ class Runtime:
             except OSError:
                 continue
             parts.append(f"{path}\0{stat.st_mtime_ns}\0{stat.st_size}\0")
-        return "".join(parts).encode()
+        return "".join(parts).encode() + watched.stamp()
 
     async def fetch(self, plan: AccountPlan, mode: str | None = None) -> FetchOutcome:
         """Run the fetch pipeline for one account."""

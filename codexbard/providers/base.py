@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Literal
 from codexbard.errors import NotConfigured, ProviderError
 from codexbard.host.clock import Clock
 from codexbard.host.credentials import CredentialResolver, Secret, SecretLookup
+from codexbard.host.credfile import CredentialFiles, WatchedFiles
 from codexbard.host.files import HomeFiles
 from codexbard.host.http import HttpClient, poll_deadline
 from codexbard.host.process import ProcessRunner
@@ -95,6 +96,11 @@ class FetchContext:
     notes: dict[str, Any] = field(default_factory=dict)
     # What each strategy's `available()` found, by strategy id, so `fetch()` does not look again.
     lookups: dict[str, SecretLookup] = field(default_factory=dict)
+    # Structured credential files (read, write back, single-flight refresh), shared by the whole runtime.
+    credential_files: CredentialFiles = field(default_factory=CredentialFiles)
+    # The files this account's strategies read (`credential_files.read(path, watch=ctx.watched_files)` adds
+    # them, `watched_files.add(path)` for others): a change to any changes the credential fingerprint.
+    watched_files: WatchedFiles = field(default_factory=WatchedFiles)
 
     def option(self, name: str, default: Any = None) -> Any:
         """Return a configured option (account value over provider value over `default`)."""
