@@ -63,8 +63,9 @@ def worker(corpus: Path, tz: str, append_mb: float) -> dict[str, Any]:
     import resource
     from datetime import UTC, datetime
 
-    from codexbard.cost import CostRoots, CostScanner, Pricing, ScanState, cost_report
     from gen_corpus import append_activity
+
+    from codexbard.cost import CostRoots, CostScanner, Pricing, ScanState, cost_report
 
     roots = CostRoots(codex=(corpus / "codex" / "sessions", corpus / "codex" / "archived_sessions"),
                       claude=(corpus / "claude" / "projects",))

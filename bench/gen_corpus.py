@@ -29,11 +29,13 @@ CLAUDE_MODELS = [
     "claude-opus-4-1-20250805",
 ]
 CLAUDE_WEIGHTS = [6, 3, 3, 1]
-_WORDS = (
-    "parser token cache model request stream buffer offset session window index scanner daemon provider quota "
-    "refresh config socket thread worker queue batch delta total input output reasoning context budget limit "
-    "schema migration store record field value error retry backoff timeout latency metric report daily month"
-).split()
+_WORDS_TEXT = (
+    "parser token cache model request stream buffer offset session window index scanner daemon provider  "
+    "quota refresh config socket thread worker queue batch delta total input output reasoning context  "
+    "budget limit schema migration store record field value error retry backoff timeout latency metric  "
+    "report daily month"
+)
+_WORDS = _WORDS_TEXT.split()
 
 
 def _dump(obj: dict[str, Any]) -> str:
@@ -162,10 +164,13 @@ class Generator:
 
     def _claude_usage(self, inp: int, read: int, write: int, one_hour: int, out: int) -> dict[str, Any]:
         return {"input_tokens": inp, "cache_creation_input_tokens": write, "cache_read_input_tokens": read,
-                "cache_creation": {"ephemeral_5m_input_tokens": write - one_hour, "ephemeral_1h_input_tokens": one_hour},
+                "cache_creation": {"ephemeral_5m_input_tokens": write - one_hour,
+                                   "ephemeral_1h_input_tokens": one_hour},
                 "output_tokens": out, "service_tier": "standard"}
 
-    def claude_lines(self, sid: str, t: datetime, n_turns: int, sidechain: bool, cwd: str) -> tuple[list[str], datetime]:
+    def claude_lines(
+        self, sid: str, t: datetime, n_turns: int, sidechain: bool, cwd: str
+    ) -> tuple[list[str], datetime]:
         rng = self.rng
         lines: list[str] = []
         model = rng.choices(CLAUDE_MODELS, CLAUDE_WEIGHTS)[0]
