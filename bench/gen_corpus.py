@@ -152,7 +152,11 @@ class Generator:
                 "type": "agent_message", "message": self.text.take(rng.randrange(40, 600))}}))
         partial = None
         if rng.random() < 0.05:
-            partial = lines[-1][: len(lines[-1]) // 3]
+            # A big tool output being written. (ccusage 20.0.24 panics on a cut `event_msg` line without a newline,
+            # parser.rs:521, so the partial line is a response_item; codexbard handles both.)
+            out_line = _dump({"timestamp": _iso(t), "type": "response_item", "payload": {
+                "type": "function_call_output", "output": self.text.take(rng.randrange(2000, 9000))}})
+            partial = out_line[: len(out_line) // 3]
         self._write(path, lines, partial)
 
     @staticmethod
