@@ -80,7 +80,8 @@ def worker(corpus: Path, tz: str, append_mb: float) -> dict[str, Any]:
     pricing = Pricing()
     now = datetime.now(UTC)
     t0 = time.perf_counter()
-    reports = {p: cost_report(state, p, pricing=pricing, tz=tz, now=now, period="all") for p in ("codex", "claude")}
+    far = datetime(2100, 1, 1, tzinfo=UTC)  # ccusage lists every day, also those after today
+    reports = {p: cost_report(state, p, pricing=pricing, tz=tz, now=far, period="all") for p in ("codex", "claude")}
     report_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     month = cost_report(state, "claude", pricing=pricing, tz=tz, now=now, days=30)

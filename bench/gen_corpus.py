@@ -249,7 +249,9 @@ class Generator:
         partial = lines[-1][: len(lines[-1]) // 2] if rng.random() < 0.05 else None
         self._write(root / f"{sid}.jsonl", lines, partial)
         if len(self.claude_sessions) < 200:
-            self.claude_sessions.append([project, *new[: 2 * len(new) // 3]])
+            # a resumed session copies whole responses: cut after a user line
+            cut = max((i + 1 for i, x in enumerate(new[: 2 * len(new) // 3]) if '"type":"user"' in x), default=0)
+            self.claude_sessions.append([project, *new[:cut]])
 
     def run(self, size_bytes: int) -> None:
         while self.written < size_bytes:
