@@ -1,0 +1,554 @@
+"""The incremental cost scanner: reads only new bytes of Codex and Claude logs into a `ScanState`.
+
+`CostScanner.scan(state)` is blocking file I/O meant for a worker thread (`asyncio.to_thread`). It updates the state
+in place and returns it with the local days whose totals changed. Rules (providers/local-cost.md):
+
+- files are matched by device + inode first (a rename keeps its state), then a new Codex file by its first
+  `session_meta` id (a session moved to another file system); a shrunk file, a file whose first bytes changed, or
+  one with a new mtime at the same size is re-read from 0 and its earlier contribution replaced; a new inode at a
+  known path replaces the old file; a file that disappears keeps what it contributed;
+- offsets advance only past complete `\\n`-terminated lines, so a partial last line waits for the next scan;
+- lines are pre-filtered with substring checks and JSON-parsed only when they can carry usage; lines longer than the
+  caps (256 KiB Codex, 512 KiB Claude) are skipped; a line that should be JSON and is not is counted as corrupt.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import zlib
+from collections.abc import Iterable
+from typing import IO, Any, Final
+
+import orjson
+
+from codexbard.cost.pricing import band_for, normalise_model
+from codexbard.cost.roots import CostRoots, FoundFile, enumerate_files
+from codexbard.cost.state import CodexCursor, FileState, ScanState, add_into
+from codexbard.cost.timeutil import DayKeys, epoch_of, slot_of, zone
+
+CODEX_LINE_CAP: Final[int] = 256 * 1024
+CLAUDE_LINE_CAP: Final[int] = 512 * 1024
+_HEAD_BYTES: Final[int] = 256
+_SEEN_TOTALS: Final[int] = 64
+_MAX_TOKENS: Final[int] = 1 << 53
+
+ChangedDays = dict[str, set[str]]
+
+_VERTEX_HINTS: Final[tuple[bytes, ...]] = (b"vertex", b"Vertex", b"VERTEX", b"gcp", b"GCP", b"Gcp")
+_VERTEX_VALUE_KEYS: Final[frozenset[str]] = frozenset(
+    {"provider", "platform", "backend", "api_provider", "apiprovider", "api_type", "apitype", "source", "vendor",
+     "client"}
+)
+
+
+def _int(value: Any) -> int:
+    """Return a token count: non-numbers, overflow and non-finite values give 0, negatives clamp to 0."""
+    if type(value) is int:
+        return value if 0 <= value < _MAX_TOKENS else 0
+    if isinstance(value, float) and math.isfinite(value) and 0 <= value < _MAX_TOKENS:
+        return int(value)
+    return 0
+
+
+def _codex_usage(raw: Any) -> list[int] | None:
+    """Return (input incl. cached, cached, output incl. reasoning, reasoning) of a Codex usage object."""
+    if not isinstance(raw, dict):
+        return None
+    cached = raw.get("cached_input_tokens")
+    if cached is None:
+        cached = raw.get("cache_read_input_tokens")
+    out = _int(raw.get("output_tokens"))
+    return [_int(raw.get("input_tokens")), _int(cached), out, min(_int(raw.get("reasoning_output_tokens")), out)]
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _has_vertex_key(obj: Any, depth: int = 0) -> bool:
+    if not isinstance(obj, dict) or depth > 6:
+        return False
+    for key, value in obj.items():
+        low = key.lower()
+        if "vertex" in low or "gcp" in low:
+            return True
+        if low in _VERTEX_VALUE_KEYS and isinstance(value, str) and "vertex" in value.lower():
+            return True
+        if isinstance(value, dict) and _has_vertex_key(value, depth + 1):
+            return True
+    return False
+
+
+def _is_vertex(line: bytes, obj: dict[str, Any], msg: dict[str, Any], model: str) -> bool:
+    """Return True for a Vertex AI entry (reported by the Vertex provider, not in the Claude totals)."""
+    if b"_vrtx_" in line:
+        mid, rid = msg.get("id"), obj.get("requestId")
+        if (isinstance(mid, str) and "_vrtx_" in mid) or (isinstance(rid, str) and "_vrtx_" in rid):
+            return True
+    if model.startswith("claude-") and "@" in model:
+        return True
+    if not any(h in line for h in _VERTEX_HINTS):
+        return False
+    shallow = {k: v for k, v in obj.items() if not isinstance(v, dict | list)}
+    if _has_vertex_key(shallow):
+        return True
+    for part in (obj.get("metadata"), obj.get("request"), obj.get("context"), obj.get("client"),
+                 msg.get("metadata"), msg.get("request")):
+        if _has_vertex_key(part):
+            return True
+    return False
+
+
+def _read_lines(fh: IO[bytes], cap: int) -> Iterable[tuple[bytes | None, int]]:
+    """Yield (line without newline, or None when longer than cap; bytes consumed) for complete lines only."""
+    readline = fh.readline
+    while True:
+        line = readline(cap + 1)
+        if not line:
+            return
+        if line[-1] == 10:  # b"\n"
+            yield line[:-1], len(line)
+            continue
+        if len(line) <= cap:
+            return  # partial last line: wait for the writer
+        consumed = len(line)
+        while True:  # oversized: skip to the end of the line
+            more = readline(1 << 20)
+            if not more:
+                return
+            consumed += len(more)
+            if more[-1] == 10:
+                break
+        yield None, consumed
+
+
+class CostScanner:
+    """Scans the Codex and Claude log roots into a `ScanState` (see the module docstring for the rules)."""
+
+    def __init__(self, roots: CostRoots, tz: Any = "UTC", *, clock: Any = time.time) -> None:
+        self.roots = roots
+        self.days = DayKeys(zone(tz))
+        self._clock = clock
+        self._changed: set[tuple[str, int]] = set()
+
+    # ---------------------------------------------------------------- public
+
+    def scan(self, state: ScanState | None = None) -> tuple[ScanState, ChangedDays]:
+        """Read what is new since `state` (None: a fresh state); return the updated state and the changed days."""
+        if state is None:
+            state = ScanState()
+        self._changed = set()
+        found = enumerate_files(self.roots)
+        by_ident: dict[tuple[str, int, int], FileState] = {}
+        for st in sorted(state.files.values(), key=lambda s: not s.gone):  # live states win over gone ones
+            by_ident[(st.provider, st.dev, st.ino)] = st
+        matched: set[int] = set()
+        fresh: list[FoundFile] = []
+        for fd in found:
+            known = by_ident.get((fd.provider, fd.dev, fd.ino))
+            if known is None or known.fid in matched:
+                fresh.append(fd)
+                continue
+            matched.add(known.fid)
+            self._update(state, known, fd)
+        if fresh:
+            fresh = self._match_moved_codex(state, fresh, matched)
+        present = {fd.path for fd in found}
+        for st in list(state.files.values()):
+            if st.fid in matched or st.gone:
+                continue
+            if st.path in present:  # replaced by another file at the same path
+                self._reset(state, st)
+                del state.files[st.fid]
+            else:
+                st.gone = True
+        for fd in fresh:
+            st = FileState(fid=state.next_fid, provider=fd.provider, path=fd.path, dev=fd.dev, ino=fd.ino)
+            state.next_fid += 1
+            state.files[st.fid] = st
+            self._parse(state, st, fd)
+        state.last_scan_epoch = float(self._clock())
+        changed: ChangedDays = {}
+        for provider, slot in self._changed:
+            changed.setdefault(provider, set()).add(self.days.day(slot))
+        self._changed = set()
+        return state, changed
+
+    # ---------------------------------------------------------------- file bookkeeping
+
+    def _match_moved_codex(self, state: ScanState, fresh: list[FoundFile], matched: set[int]) -> list[FoundFile]:
+        by_session: dict[str, FileState] = {}
+        for st in state.files.values():
+            if st.provider == "codex" and st.fid not in matched and st.codex is not None and st.codex.session_id:
+                by_session.setdefault(st.codex.session_id, st)
+        if not by_session:
+            return fresh
+        rest: list[FoundFile] = []
+        for fd in fresh:
+            sid = _codex_head_session(fd.path) if fd.provider == "codex" else None
+            moved = by_session.pop(sid, None) if sid is not None else None
+            if moved is None:
+                rest.append(fd)
+                continue
+            matched.add(moved.fid)
+            moved.dev, moved.ino = fd.dev, fd.ino
+            moved.size, moved.mtime_ns = -1, -1  # force a look at the bytes: resume when the head matches
+            self._update(state, moved, fd)
+        return rest
+
+    def _update(self, state: ScanState, st: FileState, fd: FoundFile) -> None:
+        st.path = fd.path
+        st.gone = False
+        if fd.size == st.size and fd.mtime_ns == st.mtime_ns:
+            return
+        if fd.size < st.offset or (fd.size == st.size and st.offset >= fd.size) or not _head_matches(st, fd.path):
+            self._reset(state, st)
+        self._parse(state, st, fd)
+
+    def _reset(self, state: ScanState, st: FileState) -> None:
+        """Withdraw a file's contribution and forget how far it was read."""
+        provider = st.provider
+        totals = state.totals[provider]
+        for bucket, counters in st.contrib.items():
+            add_into(totals, bucket, counters, -1)
+            self._changed.add((provider, bucket[0]))
+        for key in list(st.claude_rows):
+            self._claude_drop(state, st, key)
+        st.contrib = {}
+        st.claude_rows = {}
+        st.codex = None
+        st.offset = 0
+        st.size = 0
+        st.mtime_ns = 0
+        st.head_len = 0
+        st.head_crc = 0
+        st.corrupt_lines = 0
+
+    def _parse(self, state: ScanState, st: FileState, fd: FoundFile) -> None:
+        try:
+            fh = open(fd.path, "rb", buffering=1 << 20)  # noqa: SIM115 - closed below
+        except OSError:
+            return
+        with fh:
+            if st.offset:
+                fh.seek(st.offset)
+            parse = self._parse_codex if st.provider == "codex" else self._parse_claude
+            consumed = parse(state, st, fh)
+            st.offset += consumed
+            if st.head_len < _HEAD_BYTES and st.offset > st.head_len:
+                fh.seek(0)
+                head = fh.read(min(_HEAD_BYTES, st.offset))
+                st.head_len, st.head_crc = len(head), zlib.crc32(head)
+        st.size, st.mtime_ns = fd.size, fd.mtime_ns
+
+    def _add(self, state: ScanState, st: FileState, slot: int, band: int, model: str, counters: list[int]) -> None:
+        key = (slot, band, model)
+        add_into(st.contrib, key, counters)
+        add_into(state.totals[st.provider], key, counters)
+        self._changed.add((st.provider, slot))
+
+    # ---------------------------------------------------------------- Claude
+
+    def _claude_put(self, state: ScanState, st: FileState, key: str, row: list[Any]) -> None:
+        """Insert or overwrite a keyed row; the aggregate follows the key's winner (non-sidechain, parent, path)."""
+        totals = state.totals["claude"]
+        cands = state.claude_index.get(key)
+        if cands is None:
+            state.claude_index[key] = [st.fid]
+            st.claude_rows[key] = row
+            add_into(totals, (row[0], row[1], row[2]), row[4:])
+            self._changed.add(("claude", row[0]))
+            return
+        files = state.files
+        old = files[cands[0]].claude_rows[key]
+        st.claude_rows[key] = row
+        if st.fid not in cands:
+            cands.append(st.fid)
+        if len(cands) > 1:
+            cands.sort(key=lambda fid: (files[fid].claude_rows[key][3], files[fid].path, fid))
+        new = files[cands[0]].claude_rows[key]
+        if new is not old:
+            add_into(totals, (old[0], old[1], old[2]), old[4:], -1)
+            add_into(totals, (new[0], new[1], new[2]), new[4:])
+            self._changed.add(("claude", old[0]))
+            self._changed.add(("claude", new[0]))
+
+    def _claude_drop(self, state: ScanState, st: FileState, key: str) -> None:
+        cands = state.claude_index.get(key)
+        row = st.claude_rows.pop(key)
+        if not cands or st.fid not in cands:
+            return
+        was_winner = cands[0] == st.fid
+        cands.remove(st.fid)
+        if was_winner:
+            totals = state.totals["claude"]
+            add_into(totals, (row[0], row[1], row[2]), row[4:], -1)
+            self._changed.add(("claude", row[0]))
+            if cands:
+                new = state.files[cands[0]].claude_rows[key]
+                add_into(totals, (new[0], new[1], new[2]), new[4:])
+                self._changed.add(("claude", new[0]))
+        if not cands:
+            del state.claude_index[key]
+
+    def _parse_claude(self, state: ScanState, st: FileState, fh: IO[bytes]) -> int:
+        consumed = 0
+        subagent = 1 if "/subagents/" in st.path.replace("\\", "/") else 0
+        loads = orjson.loads
+        for line, n in _read_lines(fh, CLAUDE_LINE_CAP):
+            consumed += n
+            if line is None or b'"usage"' not in line or b'"assistant"' not in line:
+                continue
+            if b'"type":"assistant"' not in line and b'"type": "assistant"' not in line:
+                continue
+            try:
+                obj = loads(line)
+            except orjson.JSONDecodeError:
+                st.corrupt_lines += 1
+                continue
+            if not isinstance(obj, dict):
+                st.corrupt_lines += 1
+                continue
+            if obj.get("type") != "assistant":
+                continue
+            msg = obj.get("message")
+            if not isinstance(msg, dict):
+                continue
+            usage = msg.get("usage")
+            model = msg.get("model")
+            ts = obj.get("timestamp")
+            if not isinstance(usage, dict) or not isinstance(model, str) or not model or not isinstance(ts, str):
+                continue
+            slot = slot_of(ts)
+            if slot is None:
+                continue
+            inp = _int(usage.get("input_tokens"))
+            cread = _int(usage.get("cache_read_input_tokens"))
+            cwrite = _int(usage.get("cache_creation_input_tokens"))
+            out = _int(usage.get("output_tokens"))
+            if not (inp or cread or cwrite or out):
+                continue
+            if _is_vertex(line, obj, msg, model):
+                continue
+            detail = usage.get("cache_creation")
+            one_hour = min(_int(detail.get("ephemeral_1h_input_tokens")), cwrite) if isinstance(detail, dict) else 0
+            band = band_for(inp + cread + cwrite)
+            norm = normalise_model("claude", model)
+            counters = [inp, cread, cwrite - one_hour, one_hour, out, 0]
+            mid, rid = _str(msg.get("id")), _str(obj.get("requestId"))
+            if mid is None or rid is None:
+                self._add(state, st, slot, band, norm, counters)
+                continue
+            side = obj.get("isSidechain")
+            rank = (2 if side is True or (type(side) in (int, float) and side != 0) else 0) + subagent
+            self._claude_put(state, st, f"{mid}:{rid}", [slot, band, norm, rank, *counters])
+        return consumed
+
+    # ---------------------------------------------------------------- Codex
+
+    def _parse_codex(self, state: ScanState, st: FileState, fh: IO[bytes]) -> int:
+        cur = st.codex
+        if cur is None:
+            cur = st.codex = CodexCursor()
+        consumed = 0
+        loads = orjson.loads
+        for line, n in _read_lines(fh, CODEX_LINE_CAP):
+            consumed += n
+            if line is None:
+                continue
+            if b'"token_count"' in line:
+                kind = "token_count"
+            elif b'"turn_context"' in line:
+                kind = "turn_context"
+            elif b'"session_meta"' in line:
+                if cur.meta_seen:
+                    continue
+                kind = "session_meta"
+            else:
+                continue
+            try:
+                obj = loads(line)
+            except orjson.JSONDecodeError:
+                st.corrupt_lines += 1
+                continue
+            if not isinstance(obj, dict):
+                st.corrupt_lines += 1
+                continue
+            payload = obj.get("payload")
+            if not isinstance(payload, dict):
+                continue
+            root_type = obj.get("type")
+            if kind == "token_count":
+                if root_type == "event_msg" and payload.get("type") == "token_count":
+                    self._codex_tokens(state, st, cur, obj, payload)
+            elif kind == "turn_context":
+                if root_type == "turn_context":
+                    _codex_turn_context(cur, payload)
+            elif root_type == "session_meta":
+                _codex_session_meta(cur, obj, payload)
+        return consumed
+
+    def _codex_tokens(
+        self, state: ScanState, st: FileState, cur: CodexCursor, obj: dict[str, Any], payload: dict[str, Any]
+    ) -> None:
+        info = payload.get("info")
+        if not isinstance(info, dict):
+            return
+        ts = obj.get("timestamp")
+        slot = slot_of(ts) if isinstance(ts, str) else None
+        if slot is None:
+            return
+        total = _codex_usage(info.get("total_token_usage"))
+        last = _codex_usage(info.get("last_token_usage"))
+        if total is None and last is None:
+            return
+        if cur.fork_epoch is not None and isinstance(ts, str):
+            when = epoch_of(ts)
+            if when is not None and when <= cur.fork_epoch:
+                _codex_baseline(cur, total, last)  # history copied from the parent session
+                return
+        delta = _codex_delta(cur, total, last)
+        if delta is None or not (delta[0] or delta[1] or delta[2]):
+            return
+        model = cur.model
+        if model is None:
+            for candidate in (info.get("model"), info.get("model_name"), payload.get("model"), obj.get("model")):
+                if isinstance(candidate, str) and candidate:
+                    model = candidate
+                    break
+        norm = normalise_model("codex", model) if model else "unknown"
+        if "/" in norm:
+            return  # another provider's model routed through Codex
+        inp, cached, out, reasoning = delta
+        cached = min(cached, inp)
+        self._add(state, st, slot, band_for(inp), norm, [inp - cached, cached, 0, 0, out, min(reasoning, out)])
+
+
+def _codex_head_session(path: str) -> str | None:
+    """Return the session id of a Codex file's first `session_meta` line (read from its first 64 KiB)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError:
+        return None
+    for line in head.split(b"\n")[:-1]:
+        if b'"session_meta"' not in line:
+            continue
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(obj, dict) and obj.get("type") == "session_meta" and isinstance(obj.get("payload"), dict):
+            cur = CodexCursor()
+            _codex_session_meta(cur, obj, obj["payload"])
+            return cur.session_id
+    return None
+
+
+def _head_matches(st: FileState, path: str) -> bool:
+    if st.head_len == 0:
+        return True
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(st.head_len)
+    except OSError:
+        return False
+    return len(head) == st.head_len and zlib.crc32(head) == st.head_crc
+
+
+def _codex_session_meta(cur: CodexCursor, obj: dict[str, Any], payload: dict[str, Any]) -> None:
+    cur.meta_seen = True
+    for source in (payload, obj):
+        for name in ("id", "session_id", "sessionId"):
+            sid = _str(source.get(name))
+            if sid is not None:
+                cur.session_id = sid
+                break
+        if cur.session_id is not None:
+            break
+    parent = None
+    for name in ("forked_from_id", "forkedFromId", "parent_session_id", "parentSessionId"):
+        parent = _str(payload.get(name))
+        if parent is not None:
+            break
+    if parent is not None:
+        stamp = _str(payload.get("timestamp")) or _str(obj.get("timestamp"))
+        cur.fork_epoch = epoch_of(stamp) if stamp is not None else None
+
+
+def _codex_turn_context(cur: CodexCursor, payload: dict[str, Any]) -> None:
+    info = payload.get("info")
+    info = info if isinstance(info, dict) else {}
+    for source, name in ((payload, "model"), (payload, "model_name"), (info, "model"), (info, "model_name")):
+        if name in source:
+            value = source[name]
+            if isinstance(value, str):
+                cur.model = value.strip() or None
+                return
+
+
+def _codex_remember(cur: CodexCursor, total: list[int]) -> None:
+    wm = cur.watermark
+    cur.watermark = list(total) if wm is None else [max(a, b) for a, b in zip(wm, total, strict=True)]
+    cur.prev_total = list(total)
+    key = total[:3]
+    if key not in cur.seen:
+        cur.seen.append(key)
+        if len(cur.seen) > _SEEN_TOTALS:
+            del cur.seen[0]
+
+
+def _codex_baseline(cur: CodexCursor, total: list[int] | None, last: list[int] | None) -> None:
+    """Take a copied (pre-fork) event as already counted."""
+    if total is not None:
+        cur.counted = [max(a, b) for a, b in zip(cur.counted, total, strict=True)]
+        _codex_remember(cur, total)
+    elif last is not None:
+        cur.counted = [a + b for a, b in zip(cur.counted, last, strict=True)]
+        cur.watermark = list(cur.counted)
+
+
+def _codex_delta(cur: CodexCursor, total: list[int] | None, last: list[int] | None) -> list[int] | None:
+    """Return the tokens one `token_count` event adds, updating the cursor (None: a repeat to skip)."""
+    wm = cur.watermark
+    if total is not None:
+        if total[:3] in cur.seen:
+            return None
+        if wm is not None and (total[0] < wm[0] or total[1] < wm[1] or total[2] < wm[2]):
+            cur.interleaved = True
+    counted = cur.counted
+    if total is None:
+        assert last is not None
+        delta = list(last)
+        cur.counted = [a + b for a, b in zip(counted, delta, strict=True)]
+        cur.watermark = cur.counted if wm is None else [max(a, b) for a, b in zip(wm, cur.counted, strict=True)]
+        return delta
+    if cur.interleaved:
+        base = wm or [0, 0, 0, 0]
+        delta = [
+            max(0, t - max(w, c)) if t >= w else max(0, t - c) for t, w, c in zip(total, base, counted, strict=True)
+        ]
+        if last is not None:
+            delta = [min(d, x) for d, x in zip(delta, last, strict=True)]
+    elif last is not None:
+        dt = [max(0, t - w) for t, w in zip(total, wm or [0, 0, 0, 0], strict=True)]
+        if (
+            wm is not None
+            and not cur.divergent
+            and all(t >= w for t, w in zip(total, wm, strict=True))
+            and all(d <= x for d, x in zip(dt, last, strict=True))
+        ):
+            delta = dt
+        else:
+            delta = list(last)
+    elif not cur.divergent:
+        delta = [max(0, t - w) for t, w in zip(total, wm or [0, 0, 0, 0], strict=True)]
+    else:
+        prev = cur.prev_total or [0, 0, 0, 0]
+        delta = [t - p if t >= p else max(0, t - c) for t, p, c in zip(total, prev, counted, strict=True)]
+    cur.counted = [a + b for a, b in zip(counted, delta, strict=True)]
+    if cur.counted[:3] != total[:3]:
+        cur.divergent = True
+    _codex_remember(cur, total)
+    return delta
