@@ -505,7 +505,7 @@ def normalize_reset(text: str) -> tuple[str, tzinfo | None] | None:
     raw = re.sub(r"(?i)\b([A-Za-z]{3})(\d)", r"\1 \2", raw)
     raw = re.sub(r",(\d)", r", \1", raw)
     raw = re.sub(r"(?i)(\d)at(?=\d)", r"\1 ", raw)
-    raw = re.sub(r"(?<=\d)\.(\d{2})\b", r":\1", raw)
+    raw = re.sub(r"(?<=\d)\.(\d{2})(?!\d)", r":\1", raw)  # `10.30pm` too, not only `10.30 pm`
     zone: tzinfo | None = None
     match = re.search(r"\(([^)]+)\)", raw)
     if match:

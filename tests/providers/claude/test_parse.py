@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from codexbard.errors import AuthRequired, NotConfigured, ParseError, ProviderError, RateLimited, Unavailable, Unsupported
+from codexbard.errors import (
+    AuthRequired,
+    NotConfigured,
+    ParseError,
+    ProviderError,
+    RateLimited,
+    Unavailable,
+    Unsupported,
+)
 from codexbard.models import Credits, Identity, NamedWindow, ProviderCost, RateWindow, UsageSnapshot, WindowValue
 from codexbard.providers.claude.parse import (
     choose_organization,
@@ -54,12 +62,16 @@ def load(name: str) -> Any:
     return json.loads(fixture_bytes(__file__, name))
 
 
-def session(used: float, resets: datetime | None = R5, minutes: int = 300, desc: str | None = "Mar 2 at 2:00PM") -> RateWindow:
+def session(
+    used: float, resets: datetime | None = R5, minutes: int = 300, desc: str | None = "Mar 2 at 2:00PM"
+) -> RateWindow:
     return RateWindow(used_percent=used, window_minutes=minutes, resets_at=resets,
                       reset_description=desc if resets else None, label="Session")
 
 
-def weekly(used: float, resets: datetime | None = R7, label: str = "Weekly", desc: str = "Mar 6 at 9:00AM") -> RateWindow:
+def weekly(
+    used: float, resets: datetime | None = R7, label: str = "Weekly", desc: str = "Mar 6 at 9:00AM"
+) -> RateWindow:
     return RateWindow(used_percent=used, window_minutes=10080, resets_at=resets,
                       reset_description=desc if resets else None, label=label)
 
@@ -383,7 +395,8 @@ def test_usage_http_errors() -> None:
     scope = oauth_http_error(403, b'{"error":{"message":"OAuth token does not meet scope requirement user:profile"}}')
     assert isinstance(scope, AuthRequired) and "user:profile" in scope.message
     forbidden = oauth_http_error(403, b"forbidden for org")
-    assert isinstance(forbidden, Unavailable) and forbidden.message == "Claude OAuth error: HTTP 403 - forbidden for org"
+    assert isinstance(forbidden, Unavailable)
+    assert forbidden.message == "Claude OAuth error: HTTP 403 - forbidden for org"
     server = oauth_http_error(503, "x" * 1000)
     assert isinstance(server, Unavailable) and server.message.startswith("Claude OAuth error: HTTP 503 - ")
     assert len(server.message) <= len("Claude OAuth error: HTTP 503 - ") + 403
@@ -514,8 +527,8 @@ def test_web_identity(fixture: str, identity: Identity) -> None:
 
 def test_web_identity_first_membership_when_org_not_member() -> None:
     org = parse_organizations(load("web_orgs_no_chat.json"))[1]
-    snapshot = parse_web_usage(load("web_usage.json"), organization=org, account=parse_account(load("web_account.json")),
-                               tz=UTC)
+    account = parse_account(load("web_account.json"))
+    snapshot = parse_web_usage(load("web_usage.json"), organization=org, account=account, tz=UTC)
     assert snapshot.identity == Identity(account_email="jordan.lee@example.net", account_organization="Other",
                                          login_method=None)
 
