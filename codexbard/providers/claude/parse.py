@@ -329,9 +329,8 @@ def parse_oauth_usage(
         profile.email if profile else None, profile.organization_name if profile else None, login
     )
     if primary is None:
-        if cost is None or cost.limit <= 0:
+        if cost is None or cost.limit <= 0 or usage.extra_usage is None:
             raise ParseError("Claude OAuth usage has no session data (missing session data)")
-        assert usage.extra_usage is not None  # cost exists only with extra_usage
         share = usage.extra_usage.utilization
         used = share if share is not None else cost.used / cost.limit * 100.0
         period = cost.period or PERIOD_SPEND_LIMIT
