@@ -1,0 +1,1 @@
+"""Claude (Claude.ai subscription limits via Claude Code): not registered yet; strategies come next."""
