@@ -1,0 +1,1 @@
+"""The API's routes, one module per route group; each exposes `router(ctx) -> APIRouter`."""
