@@ -233,6 +233,11 @@ async def test_docs_pages_load_their_assets_from_this_server(
         assert len(asset.content) > 1000
     missing = await client.get("/docs/assets/nope.js")
     assert missing.status_code == 404 and missing.json() == {"error": "Not Found"}
+    for path in ("/docs/assets/..%2F..%2F__init__.py", "/docs/assets/%2e%2e/core.py", "/docs/assets/"):
+        outside = await client.get(path)
+        assert outside.status_code == 404 and outside.json() == {"error": "Not Found"}, path
+    post = await client.post("/docs/assets/favicon.png")
+    assert post.status_code == 405 and post.headers["allow"] == "GET, HEAD"
 
 
 async def test_docs_need_the_token_on_a_protected_bind(tmp_path: Path) -> None:
