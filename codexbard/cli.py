@@ -19,8 +19,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from codexbard import __version__, service
-from codexbard.api import render
+from codexbard import __version__, render, service
 from codexbard.config import ACCOUNT_LABEL
 from codexbard.errors import ConfigError, StoreError
 from codexbard.host.credentials import entry_name, write_private

@@ -17,10 +17,9 @@ import resource
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 import uvicorn
 
@@ -167,17 +166,7 @@ class _Server(uvicorn.Server):
 def build_server(daemon: Daemon, sock: socket.socket, limits: Limits | None = None) -> _Server:
     """The HTTP server for one daemon; the app's lifespan starts and stops the daemon."""
     stopping = asyncio.Event()
-    app = create_app(daemon, stopping=stopping)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_: Any) -> AsyncIterator[None]:
-        daemon.start()
-        try:
-            yield
-        finally:
-            await daemon.stop(timeout=4.0)
-
-    app.router.lifespan_context = lifespan
+    app = create_app(daemon, stopping=stopping, stop_timeout=4.0)
     limits = limits or connection_limits()
     config = uvicorn.Config(
         app,

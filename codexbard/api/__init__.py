@@ -1,1 +1,1 @@
-"""The HTTP API: FastAPI app factory, routes, output formats and request guards."""
+"""The HTTP API: the app factory, its routes (`api/routes/`), response models, the serving layer and guards."""

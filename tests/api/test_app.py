@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from codexbard.api.app import create_app
+from codexbard.api.security import GuardMiddleware
 from codexbard.daemon import Daemon
 from codexbard.errors import AuthRequired
 from codexbard.models import ProviderStatus
@@ -238,3 +239,20 @@ async def test_a_provider_with_an_empty_accounts_list(tmp_path: Path) -> None:
     assert one.status_code == 404 and one.json() == {"error": "no accounts are configured for alpha"}
     assert [p["provider"] for p in usage] == ["beta"]
     await d.stop(timeout=1)
+
+
+@pytest.mark.parametrize("path", ["/usage", "/usage?provider=all&format=flat", "/usage?format=text", "/health"])
+async def test_router_serves_the_bytes_the_guard_serves(daemon: Daemon, path: str) -> None:
+    await daemon.scheduler.poll("alpha")
+    app = create_app(daemon)
+    app.user_middleware = [m for m in app.user_middleware if m.cls is not GuardMiddleware]  # the router answers
+    async with client(daemon) as guarded, httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url=BASE) as bare:
+        hot, routed = await guarded.get(path), await bare.get(path)
+    assert routed.status_code == hot.status_code == 200
+    assert routed.headers["content-type"] == hot.headers["content-type"]
+    if path == "/health":
+        assert set(routed.json()) == set(hot.json())
+        assert {**routed.json(), "uptimeSeconds": 0} == {**hot.json(), "uptimeSeconds": 0}
+    else:
+        assert routed.content == hot.content

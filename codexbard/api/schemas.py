@@ -1,0 +1,128 @@
+"""Response models: what `/openapi.json` says each route returns.
+
+The routes do not build responses through these models (the busy ones serve cached bytes); the models
+describe the same JSON, and tests validate real responses against them with `extra="forbid"`, so the
+description cannot drift from what is served. The provider payload is `codexbard.models.ProviderPayload`
+itself.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from codexbard.models import Credits, FetchError, RateWindow, StatusIndicator, StatusKind
+
+
+class Schema(BaseModel):
+    """Base of the response models: camelCase wire names, no undeclared keys."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class ErrorBody(Schema):
+    """Every 4xx and 5xx answer."""
+
+    error: str = Field(description="what was wrong, in one line")
+    known: list[str] | None = Field(None, description="the accepted values, when the error is an unknown one")
+
+
+class Health(Schema):
+    """`GET /health`: liveness, no account data."""
+
+    status: Literal["ok"]
+    version: str
+    uptime_seconds: float
+    providers_enabled: int = Field(description="how many providers have at least one polled account")
+
+
+class StrategyInfo(Schema):
+    """One strategy of a provider, in auto order."""
+
+    id: str
+    kind: str
+    source_label: str
+    available: bool
+    reason: str | None
+
+
+class AttemptInfo(Schema):
+    """One strategy's try during the last fetch."""
+
+    strategy: str
+    kind: str
+    source_label: str
+    ok: bool
+    error_kind: str | None
+    message: str | None
+    duration_ms: float
+
+
+class ProviderInfo(Schema):
+    """One element of `GET /providers`: registration, detection, schedule and the last error."""
+
+    id: str
+    display_name: str
+    enabled: bool
+    enabled_reason: str
+    enable_hint: str | None
+    configured_source: str | None
+    strategies: list[StrategyInfo]
+    interval_seconds: int | None
+    last_attempt_at: datetime | None
+    last_success_at: datetime | None
+    next_run_at: datetime | None
+    consecutive_failures: int
+    last_error: FetchError | None
+    last_attempts: list[AttemptInfo]
+    dashboard_url: str | None
+    status_url: str | None
+    accounts: list[str] = Field(description="the configured account labels (empty for default credentials)")
+
+
+class StatusEntry(Schema):
+    """One element of `GET /status`."""
+
+    provider: str
+    kind: StatusKind
+    indicator: StatusIndicator | None = Field(description="null for a link-only status source")
+    description: str | None
+    updated_at: datetime | None
+    url: str
+
+
+class HistoryPoint(Schema):
+    """One stored sample (the last one of its step)."""
+
+    t: datetime
+    used_percent: float
+    resets_at: datetime | None
+
+
+class History(Schema):
+    """`GET /history`: the samples of one window."""
+
+    provider: str
+    account: str | None
+    window: str
+    points: list[HistoryPoint]
+
+
+class FlatEntry(Schema):
+    """One value of `GET /usage?format=flat`, keyed by `<id>` or `<id>:<account>`."""
+
+    display_name: str
+    primary: RateWindow | None
+    secondary: RateWindow | None
+    tertiary: RateWindow | None
+    credits: Credits | None
+    stale: bool
+    error: str | None = Field(description="the error message, or null")
+    updated_at: datetime | None
+
+
+CLIENT_ERRORS: dict[int | str, dict[str, Any]] = {"4XX": {"model": ErrorBody, "description": "a bad request"}}
+"""The `responses=` entry of a route that answers bad input with `ErrorBody` (and never with FastAPI's 422)."""

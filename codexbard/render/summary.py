@@ -1,0 +1,51 @@
+"""The human-readable summary (`codexbard usage`, `GET /usage?format=text`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from codexbard.models import ProviderPayload, WindowValue
+from codexbard.pace import format_duration
+
+
+def _window_line(name: str, window: WindowValue, now: datetime) -> str:
+    used = window.used_percent
+    parts = [f"{name}: {max(0.0, 100.0 - used):.0f}% left ({used:.0f}% used)"]
+    if window.resets_at is not None:
+        seconds = (window.resets_at - now).total_seconds()
+        when = window.resets_at.strftime("%Y-%m-%d %H:%M UTC")
+        parts.append(f"resets {when}" + (f" (in {format_duration(seconds)})" if seconds > 0 else ""))
+    if window.reset_description:
+        parts.append(window.reset_description)
+    return ", ".join(parts)
+
+
+def text(payloads: list[ProviderPayload], now: datetime) -> str:
+    """A human-readable summary, one block per provider account."""
+    blocks: list[str] = []
+    for p in payloads:
+        title = p.display_name + (f" [{p.account}]" if p.account else "")
+        tags = [t for t in (p.source, "stale" if p.stale else None) if t]
+        lines = [title + (f" ({', '.join(tags)})" if tags else "")]
+        if p.usage is not None:
+            for slot, window in (("primary", p.usage.primary), ("secondary", p.usage.secondary),
+                                 ("tertiary", p.usage.tertiary)):
+                if window is not None:
+                    lines.append("  " + _window_line(window.label or slot.capitalize(), window, now))
+            for extra in p.usage.extra_rate_windows:
+                lines.append("  " + _window_line(extra.title, extra.window, now))
+            if p.usage.login_method:
+                lines.append(f"  {p.usage.login_method}")
+            if p.usage.account_email:
+                lines.append(f"  Account: {p.usage.account_email}")
+        if p.credits is not None:
+            total = f" of {p.credits.total:g}" if p.credits.total is not None else ""
+            lines.append(f"  Credits: {p.credits.remaining:g}{total} {p.credits.unit} left")
+        if p.status is not None and p.status.indicator not in (None, "none"):
+            lines.append(f"  Status: {p.status.indicator} {p.status.description or ''}".rstrip())
+        if p.error is not None:
+            lines.append(f"  Error ({p.error.kind}): {p.error.message}")
+        if p.usage is None and p.error is None:
+            lines.append("  No data yet")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + ("\n" if blocks else "")
