@@ -11,6 +11,7 @@ import pytest
 from codexbard import __version__
 from codexbard.host.clock import FixedClock
 from codexbard.models import FetchError, RateWindow, UsageSnapshot
+from codexbard.providers.registry import default_registry
 from codexbard.store import Store
 from tests.cli import base_env, config_file, run, secrets_file, store_note
 from tests.helpers import NOW
@@ -232,13 +233,41 @@ def test_doctor_reports_the_last_success_and_error_from_the_database(
     ]
 
 
-def test_doctor_with_an_invalid_config_exit_2(clean_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_doctor_with_an_invalid_config_reports_the_rest_and_exits_2(
+    clean_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Changed deliberately (issue 6, item 10): doctor used to stop at the bad key and print nothing.
     config_file(clean_env).parent.mkdir(parents=True)
-    config_file(clean_env).write_text("colour = 1\n")
+    config_file(clean_env).write_text("colour = 1\nport = 9000\n")
+    provider_id = default_registry().ids()[0]
     result = run(capsys, base_env(clean_env), "doctor")
     assert result.code == 2
-    assert result.out == ""
+    lines = result.out.splitlines()
+    assert lines[:4] == [
+        f"codexbard {__version__}",
+        f"config file:   {config_file(clean_env)} (present)",
+        f"config error:  {config_file(clean_env)}: unknown key 'colour' (left out below)",
+        f"database:      {database(clean_env)} (not created yet)",
+    ]
+    assert f"{provider_id}: disabled" in lines
     assert result.err == f"codexbard: config error: {config_file(clean_env)}: unknown key 'colour'\n"
+
+
+def test_doctor_names_a_bad_provider_key_and_still_lists_every_provider(
+    clean_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = next(iter(default_registry()))
+    config_file(clean_env).parent.mkdir(parents=True)
+    config_file(clean_env).write_text(f"[providers.{spec.id}]\ninterval_seconds = true\n")
+    result = run(capsys, base_env(clean_env), "doctor")
+    assert result.code == 2
+    message = (f"{config_file(clean_env)}: providers.{spec.id}.interval_seconds: "
+               "Value error, must be a number, not true/false (got True)")
+    assert f"config error:  {message} (left out below)" in result.out.splitlines()
+    assert [line for line in result.out.splitlines() if line.endswith(("abled",))] == [
+        f"{p.id}: disabled" for p in default_registry()
+    ]
+    assert result.err == f"codexbard: config error: {message}\n"
 
 
 # ----------------------------------------------------------------------------------------------- history
