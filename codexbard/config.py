@@ -384,8 +384,9 @@ def check_intervals(
             )
     lowest = min(inheriting, default=0)
     if settings.default_interval_seconds < lowest:
+        where = _origin(origin, data, ("default_interval_seconds",))
         raise ConfigError(
-            f"{_origin(origin, data, ('default_interval_seconds',))}: default_interval_seconds: {settings.default_interval_seconds} s is "
+            f"{where}: default_interval_seconds: {settings.default_interval_seconds} s is "
             f"below the lowest provider minimum ({lowest} s)"
         )
 

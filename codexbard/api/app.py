@@ -25,6 +25,7 @@ from codexbard.daemon import Daemon
 from codexbard.host.clock import parse_query_time
 from codexbard.models import iso_z
 from codexbard.state import AccountState
+from codexbard.store.opening import cached_write_problem
 
 log = logging.getLogger(__name__)
 
@@ -227,12 +228,17 @@ def create_app(daemon: Daemon, *, stopping: asyncio.Event | None = None) -> Fast
         return _json(out)
 
     def health_bytes() -> tuple[int, bytes, str]:
-        return 200, bytes(_json({
+        body: dict[str, Any] = {
             "status": "ok",
             "version": __version__,
             "uptimeSeconds": round(daemon.uptime(), 1),
             "providersEnabled": len({a.plan.spec.id for a in state.enabled()}),
-        }).body), JSON_TYPE
+        }
+        problem = cached_write_problem(daemon.store.path) if daemon.store is not None else None
+        if problem is not None:  # still 200: the process is alive, but history is being lost
+            body["status"] = "degraded"
+            body["store"] = {"writable": False, "reason": problem}
+        return 200, bytes(_json(body).body), JSON_TYPE
 
     @app.get("/health", summary="Liveness; always open, no account data")
     async def health() -> Response:
