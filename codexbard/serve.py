@@ -229,9 +229,12 @@ def run_serve(env: Mapping[str, str], config: Path | None, host: str | None, por
     Every startup failure is one line and a prompt exit with its code (2 config, 1 database, 3 the app
     failed to start); SIGTERM keeps its default action until the server is up.
     """
+    import threading
+
     from codexbard.config import load_settings
     from codexbard.providers.registry import default_registry
 
+    before = set(threading.enumerate())
     try:
         registry = default_registry()
         settings, paths = load_settings(env, config, registry)
@@ -296,21 +299,26 @@ def run_serve(env: Mapping[str, str], config: Path | None, host: str | None, por
     finally:
         sock.close()
         if code != 0:
-            _exit_if_stuck(code)
+            _exit_if_stuck(code, before)
 
 
-def _exit_if_stuck(code: int, grace: float = 2.0) -> None:
-    """After a failed start, end the process when a worker thread (say, a database connection) would keep it."""
+def _exit_if_stuck(code: int, before: set[Any], grace: float = 2.0) -> None:
+    """After a failed start, end the process if a worker thread it started (a database connection) would keep it.
+
+    Only threads started by this `run_serve` count; they get `grace` seconds to finish.
+    """
     import os
     import threading
     import time
 
+    def stuck() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t not in before and not t.daemon and t.is_alive()]
+
     deadline = time.monotonic() + grace
-    for thread in threading.enumerate():
-        if thread is threading.current_thread() or thread.daemon:
-            continue
+    for thread in stuck():
         thread.join(max(0.0, deadline - time.monotonic()))
-    if any(t.is_alive() and not t.daemon and t is not threading.current_thread() for t in threading.enumerate()):
+    if stuck():
+        log.debug("exiting with %d past %d lingering thread(s)", code, len(stuck()))
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
