@@ -6,6 +6,7 @@ message names the key and the problem in one line; `serve` prints it and exits 2
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -245,20 +246,23 @@ def _in_file(data: Mapping[str, Any] | None, loc: tuple[int | str, ...]) -> bool
 
 def format_validation(error: ValidationError, origin: str, data: Mapping[str, Any] | None = None) -> str:
     """One line for the first validation error: where (file or env var), the key, the problem, the value."""
-    first = error.errors()[0]
-    key = _location(tuple(first["loc"]))
-    where = tuple(first["loc"])[:-1] if first["type"] == "missing" else tuple(first["loc"])
+    return _format_item(error.errors()[0], origin, data)
+
+
+def _format_item(item: Any, origin: str, data: Mapping[str, Any] | None) -> str:
+    key = _location(tuple(item["loc"]))
+    where = tuple(item["loc"])[:-1] if item["type"] == "missing" else tuple(item["loc"])
     if data is not None and not _in_file(data, where):
-        origin = "environment (CODEXBARD_" + "__".join(str(p).upper() for p in first["loc"]) + ")"
-    if first["type"] == "extra_forbidden":
+        origin = "environment (CODEXBARD_" + "__".join(str(p).upper() for p in item["loc"]) + ")"
+    if item["type"] == "extra_forbidden":
         return f"{origin}: unknown key '{key}'"
-    value = first.get("input")
+    value = item.get("input")
     secret = any(word in key for word in ("key", "token", "cookie_header", "secret", "password"))
     shown = ""
     if not (isinstance(value, dict | list) or secret):
         text = repr(value)
         shown = f" (got {text if len(text) <= 60 else text[:57] + '...'})"
-    return f"{origin}: {key}: {first['msg']}{shown}"
+    return f"{origin}: {key}: {item['msg']}{shown}"
 
 
 def _parse_toml(text: str, origin: str) -> dict[str, Any]:
@@ -328,9 +332,22 @@ def _settings(data: Mapping[str, Any], env: Mapping[str, str], origin: str) -> S
         reason = "nested too deeply" if isinstance(exc.__cause__, RecursionError) else "not valid JSON"
         raise ConfigError(f"environment ({name}): {reason} for this setting") from None
     except RecursionError:
-        raise ConfigError("environment (a CODEXBARD_* variable): nested too deeply") from None
+        raise ConfigError(f"environment ({_deep_variable(env)}): nested too deeply for this setting") from None
     finally:
         _ENVIRONMENT.reset(token)
+
+
+def _deep_variable(env: Mapping[str, str]) -> str:
+    """The CODEXBARD_* variable whose JSON value nests too deeply to parse."""
+    for name, value in env.items():
+        if name.upper().startswith("CODEXBARD_") and value.lstrip()[:1] in ("[", "{"):
+            try:
+                json.loads(value)
+            except RecursionError:
+                return name.upper()
+            except ValueError:
+                continue
+    return "a CODEXBARD_* variable"
 
 
 def _paths(settings: Settings, env: Mapping[str, str], file_path: Path) -> Paths:
@@ -423,7 +440,7 @@ def load_settings_tolerant(
             settings = Settings(**data)
             break
         except ValidationError as exc:
-            problems.append(format_validation(exc, str(file_path), data))
+            problems.extend(_format_item(item, str(file_path), data) for item in exc.errors())
             if not _drop(exc, data, environment):
                 break
         except (SettingsError, ConfigError, RecursionError) as exc:
