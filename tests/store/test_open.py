@@ -264,6 +264,10 @@ async def _seeded(db_path: Path, clock: FixedClock) -> None:
         await store.close()
 
 
+def _exists(path: Path) -> bool:
+    return path.exists()
+
+
 def _damage_last_page(path: Path) -> None:
     data = bytearray(path.read_bytes())
     page_size = int.from_bytes(data[16:18], "big")
@@ -273,7 +277,7 @@ def _damage_last_page(path: Path) -> None:
 
 async def test_preflight_accepts_a_healthy_database_and_a_missing_one(db_path: Path, clock: FixedClock) -> None:
     opening.preflight(db_path)  # nothing there yet: Store.open creates it
-    assert not db_path.exists()
+    assert not _exists(db_path)
     await _seeded(db_path, clock)
     opening.preflight(db_path)
 
