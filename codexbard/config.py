@@ -188,7 +188,7 @@ class Settings(BaseSettings):
         for key, target in value.items():
             for item in (key, target):
                 if not re.match(r"^https?://[^\s/]+", item):
-                    raise ValueError(f"'{item}' is not an http(s) URL")
+                    raise ValueError(f"'{redact_url(item)}' is not an http(s) URL")
         return value
 
 

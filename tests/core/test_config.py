@@ -488,3 +488,9 @@ def test_tolerant_loading_of_an_unparsable_file_uses_defaults(clean_env: Path) -
     loaded = load_settings_tolerant(dict(os.environ), path)
     assert loaded.settings.port == 8765
     assert len(loaded.problems) == 1 and loaded.problems[0].startswith(f"{path}: invalid TOML: ")
+
+
+def test_an_invalid_override_never_echoes_its_password(clean_env: Path) -> None:
+    path = config_at(clean_env, '[upstream_overrides]\n"https://api.z.ai" = "ftp://me:hunter2-secret@proxy/zai"\n')
+    message = error_of(path)
+    assert message == f"{path}: upstream_overrides: Value error, 'ftp://me:***@proxy/zai' is not an http(s) URL"
