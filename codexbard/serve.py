@@ -20,6 +20,7 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import uvicorn
 
@@ -213,13 +214,24 @@ async def _watchdog(usec: int, env: Mapping[str, str]) -> None:
 
 
 def run_serve(env: Mapping[str, str], config: Path | None, host: str | None, port: int | None) -> int:
-    """Run the daemon in the foreground; return the process exit code."""
+    """Run the daemon in the foreground; return the process exit code.
+
+    Every startup failure is one line and a prompt exit with its code (2 config, 1 database, 3 the app
+    failed to start); SIGTERM keeps its default action until the server is up.
+    """
+    import threading
+
+    from codexbard.config import load_settings
+    from codexbard.providers.registry import default_registry
+
+    before = set(threading.enumerate())
     try:
-        runtime = Runtime.load(env, config)
+        registry = default_registry()
+        settings, paths = load_settings(env, config, registry)
+        runtime = Runtime(settings, paths, env, registry=registry)
     except ConfigError as exc:
         print(f"codexbard: config error: {exc}", file=sys.stderr)
         return 2
-    settings = runtime.settings
     if host is not None:
         settings.host = host
     if port is not None:
@@ -245,20 +257,58 @@ def run_serve(env: Mapping[str, str], config: Path | None, host: str | None, por
         log.warning("listening on %s: every data route requires the bearer token", settings.host)
 
     async def main() -> int:
+        from codexbard.store.opening import preflight
+
         try:
+            await asyncio.to_thread(preflight, runtime.paths.database)
             daemon = await Daemon.open(runtime)
         except StoreError as exc:
             print(f"codexbard: database error: {exc}", file=sys.stderr)
             await runtime.aclose()
             return 1
+        except Exception as exc:  # one line, never a traceback and a hang
+            print(f"codexbard: startup failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            await runtime.aclose()
+            return 1
         # uvicorn re-raises the signal that stopped it once it has shut down; make that a no-op so
-        # the process exits 0 after a clean stop instead of dying by the default handler.
+        # the process exits 0 after a clean stop instead of dying by the default handler. Only while
+        # serving: before and after, SIGTERM keeps its default action (a prompt exit).
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: None)
-        return await _serve(daemon, sock, env)
+        try:
+            return await _serve(daemon, sock, env)
+        finally:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
+    code = 1
     try:
         with asyncio.Runner(loop_factory=new_loop) as runner:
-            return runner.run(main())
+            code = runner.run(main())
+            return code
     finally:
         sock.close()
+        if code != 0:
+            _exit_if_stuck(code, before)
+
+
+def _exit_if_stuck(code: int, before: set[Any], grace: float = 2.0) -> None:
+    """After a failed start, end the process if a worker thread it started (a database connection) would keep it.
+
+    Only threads started by this `run_serve` count; they get `grace` seconds to finish.
+    """
+    import os
+    import threading
+    import time
+
+    def stuck() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t not in before and not t.daemon and t.is_alive()]
+
+    deadline = time.monotonic() + grace
+    for thread in stuck():
+        thread.join(max(0.0, deadline - time.monotonic()))
+    if stuck():
+        log.debug("exiting with %d past %d lingering thread(s)", code, len(stuck()))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)

@@ -65,8 +65,8 @@ def create_app(daemon: Daemon, *, stopping: asyncio.Event | None = None, stop_ti
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        daemon.start()
         try:
+            daemon.start()  # inside the try: a job that fails to start must still close the database
             yield
         finally:
             await daemon.stop(timeout=stop_timeout)

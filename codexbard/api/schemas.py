@@ -30,13 +30,21 @@ class ErrorBody(Schema):
     known: list[str] | None = Field(None, description="the accepted values, when the error is an unknown one")
 
 
+class StoreHealth(Schema):
+    """Why the store cannot write (no file paths: /health is open without a token)."""
+
+    writable: bool
+    reason: str
+
+
 class Health(Schema):
     """`GET /health`: liveness, no account data."""
 
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"] = Field(description="`degraded` when the database cannot be written")
     version: str
     uptime_seconds: float
     providers_enabled: int = Field(description="how many providers have at least one polled account")
+    store: StoreHealth | None = Field(default=None, description="present only when the store cannot write")
 
 
 class StrategyInfo(Schema):

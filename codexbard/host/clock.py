@@ -99,11 +99,11 @@ def parse_iso(text: str) -> datetime | None:
         value = value[: match.start()] + "." + (digits + "000000")[:6] + value[match.end() :]
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # e.g. 9999-12-31T23:59:59-01:00 is past datetime.max in UTC
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def parse_http_date(text: str) -> datetime | None:
@@ -157,19 +157,56 @@ def parse_relative(text: str, now: datetime) -> datetime | None:
     return now + timedelta(seconds=total)
 
 
+QUERY_TIME_MIN: Final = datetime(1970, 1, 1, tzinfo=UTC)
+QUERY_TIME_MAX: Final = datetime.fromtimestamp(_MAX_EPOCH_SECONDS - 1, tz=UTC)  # 3999-12-31T23:59:59Z
+MAX_QUERY_STEP_SECONDS: Final = 31_536_000  # one year
+
+
 def parse_query_time(name: str, value: str) -> datetime:
-    """Parse a user-given instant (ISO 8601 or epoch seconds); ValueError says what is wrong, naming `name`."""
+    """Parse a user-given instant (ISO 8601 or epoch seconds) between 1970 and 3999; ValueError names `name`.
+
+    The range keeps arithmetic on the result (a default `since` 24 h before `until`) from overflowing.
+    """
     text = value.strip()
+    out_of_range = ValueError(f"'{name}' is out of range")
     try:
         number = float(text)
     except ValueError:
         parsed = parse_iso(text)
         if parsed is None:
+            if _iso_shaped_overflow(text):
+                raise out_of_range from None
             raise ValueError(f"'{name}' must be ISO 8601 or epoch seconds") from None
+        if not QUERY_TIME_MIN <= parsed <= QUERY_TIME_MAX:
+            raise out_of_range from None
         return parsed
     if not math.isfinite(number) or not 0 <= number < _MAX_EPOCH_SECONDS:
-        raise ValueError(f"'{name}' is out of range")
+        raise out_of_range
     return datetime.fromtimestamp(number, tz=UTC)
+
+
+def _iso_shaped_overflow(text: str) -> bool:
+    """Whether ISO text is well formed but lands outside datetime's range once converted to UTC."""
+    value = text[:-1] + "+00:00" if text[-1:] in "zZ" else text
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_query_step(name: str, value: str | int) -> int:
+    """Parse a history step in whole seconds, 1 to one year; ValueError names `name`."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not re.fullmatch(r"[+-]?\d{1,30}", text):
+            raise ValueError(f"{name} must be a whole number of seconds")
+        value = int(text)
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1 (seconds)")
+    if value > MAX_QUERY_STEP_SECONDS:
+        raise ValueError(f"{name} must be at most {MAX_QUERY_STEP_SECONDS} (seconds, one year)")
+    return value
 
 
 def parse_timestamp(value: object) -> datetime | None:

@@ -11,6 +11,7 @@ import errno
 import os
 import sqlite3
 import stat
+import time
 from pathlib import Path
 from typing import Final
 
@@ -111,3 +112,72 @@ def translate(path: Path, exc: BaseException) -> StoreError:
             return fail(path, "permission denied")
         return fail(path, exc.strerror or str(exc))
     return fail(path, f"{type(exc).__name__}: {exc}")
+
+
+def writable(path: Path) -> bool:
+    """Whether this process may write `path` (a seam for tests: root may write anything)."""
+    return os.access(path, os.W_OK)
+
+
+def write_problem(path: Path) -> str | None:
+    """Why the database at `path` cannot be written, in words without the path; None when it can.
+
+    SQLite needs to write the file and, in WAL mode, to create `-wal` and `-shm` files beside it.
+    """
+    parent = path.parent
+    if not parent.is_dir():
+        return "the data directory is missing"
+    if not (writable(parent) and os.access(parent, os.X_OK)):
+        return "the data directory is not writable"
+    if path.exists() and not writable(path):
+        return "the database file is read-only"
+    return None
+
+
+_PROBE_TTL: Final = 1.0
+_probes: dict[Path, tuple[float, str | None]] = {}
+
+
+def cached_write_problem(path: Path) -> str | None:
+    """`write_problem`, re-checked at most once a second (for `/health`)."""
+    now = time.monotonic()
+    seen = _probes.get(path)
+    if seen is not None and now - seen[0] < _PROBE_TTL:
+        return seen[1]
+    problem = write_problem(path)
+    _probes[path] = (now, problem)
+    return problem
+
+
+def preflight(path: Path, budget_seconds: float = 10.0) -> None:
+    """Checks `serve` makes before opening: the data dir and file are writable and every page reads back.
+
+    Raises StoreError with one line. A file SQLite cannot read whole (a damaged page behind a valid
+    header) is refused here instead of failing at the first write. `PRAGMA quick_check` is cut off after
+    `budget_seconds` (a huge database then starts unchecked rather than late).
+    """
+    problem = write_problem(path)
+    if problem is not None and (path.exists() or problem != "the data directory is missing"):
+        raise fail(path, f"{problem} (codexbard needs to write it; check the permissions)")
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    deadline = time.monotonic() + budget_seconds
+    try:
+        connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=1.0)
+    except sqlite3.Error as exc:
+        raise translate(path, exc) from exc
+    try:
+        connection.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+        rows = connection.execute("PRAGMA quick_check(3)").fetchall()
+    except sqlite3.OperationalError as exc:
+        if "interrupted" in str(exc):
+            return
+        raise translate(path, exc) from exc
+    except sqlite3.Error as exc:
+        raise translate(path, exc) from exc
+    finally:
+        connection.close()
+    lines = [line for row in rows for line in str(row[0]).splitlines() if line.strip()]
+    if lines and lines != ["ok"]:
+        detail = next((line for line in lines if not line.startswith("***")), lines[0])
+        raise fail(path, f"the database is damaged ({detail}); move it away or set another data_dir")

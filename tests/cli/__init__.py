@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from codexbard.cli import main
+from codexbard.providers.registry import default_registry
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,11 @@ def run(capsys: pytest.CaptureFixture[str], env: dict[str, str], *argv: str) -> 
     code = main(list(argv), env=env)
     captured = capsys.readouterr()
     return Result(code, captured.out, captured.err)
+
+
+def known_ids() -> str:
+    """The `(known: …)` list of an unknown-provider message: every registered id, in registry order."""
+    return ", ".join(default_registry().ids())
 
 
 def config_file(home: Path) -> Path:

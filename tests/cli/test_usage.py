@@ -13,8 +13,11 @@ from typing import Any
 import pytest
 
 from codexbard.host.clock import FixedClock
-from tests.cli import Result, base_env, config_file, run
+from codexbard.providers import registry as registry_module
+from codexbard.providers.registry import Registry
+from tests.cli import Result, base_env, config_file, known_ids, run
 from tests.e2e.upstream import FakeUpstream
+from tests.fakes import ScriptedStrategy, fake_spec, snapshot
 from tests.helpers import NOW
 
 KEY = "zai-cli-secret-key-5678"
@@ -303,7 +306,7 @@ def test_unknown_provider_exit_2_lists_known_ids(env: dict[str, str], upstream: 
     result = run(capsys, env, "usage", "--provider", "nope", "--format", "json")
     assert result.code == 2
     assert result.out == ""
-    assert result.err == "codexbard: unknown provider 'nope' (known: zai, kimik2, warp, openrouter)\n"
+    assert result.err == f"codexbard: unknown provider 'nope' (known: {known_ids()})\n"
     assert upstream.requests == []
 
 
@@ -312,17 +315,38 @@ def test_unknown_provider_next_to_all_is_still_refused(env: dict[str, str], upst
     result = run(capsys, env, "usage", "--provider", "all", "--provider", "nope")
     assert result.code == 2
     assert result.out == ""
-    assert result.err == "codexbard: unknown provider 'nope' (known: zai, kimik2, warp, openrouter)\n"
+    assert result.err == f"codexbard: unknown provider 'nope' (known: {known_ids()})\n"
     assert upstream.requests == []
+
+
+class _WebStrategy(ScriptedStrategy):
+    id = "web"
+    kind = "web"
+    source_label = "web"
 
 
 def test_source_not_accepted_exit_2_names_the_modes(env: dict[str, str], upstream: FakeUpstream,
+                                                     monkeypatch: pytest.MonkeyPatch,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    result = run(capsys, env, "usage", "--provider", "zai", "--source", "web", "--format", "json")
+    # --source offers every mode some registered provider accepts; a provider that lacks it is refused.
+    builtin = registry_module.default_registry
+    web = fake_spec("webby", _WebStrategy([snapshot(1.0)]))
+    monkeypatch.setattr(registry_module, "default_registry", lambda: Registry([*builtin(), web]))
+    spec = next(s for s in builtin() if "web" not in s.modes())
+    result = run(capsys, env, "usage", "--provider", spec.id, "--source", "web", "--format", "json")
     assert result.code == 2
     assert result.out == ""
-    assert result.err == "codexbard: z.ai does not accept --source web (accepts: auto, api)\n"
+    assert result.err == (
+        f"codexbard: {spec.display_name} does not accept --source web (accepts: {', '.join(spec.modes())})\n"
+    )
     assert upstream.requests == []
+
+
+def test_source_choices_come_from_the_registry(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    modes = {"auto": None} | {m: None for s in registry_module.default_registry() for m in s.modes()}
+    result = run(capsys, env, "usage", "--source", "magic")
+    assert result.code == 2
+    assert f"(choose from {', '.join(repr(m) for m in modes)})" in result.err
 
 
 def test_source_outside_the_known_set_is_an_argument_error(env: dict[str, str],
@@ -365,11 +389,11 @@ def test_invalid_config_file_exit_2(env: dict[str, str], clean_env: Path,
 def test_provider_all_lists_every_provider_in_registry_order(env: dict[str, str], upstream: FakeUpstream,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     result = run(capsys, env, "usage", "--provider", "all", "--format", "json")
-    # the three providers without credentials failed
+    # the providers without credentials failed
     assert result.code == 1
     payloads = result.json()
-    assert [p["provider"] for p in payloads] == ["zai", "kimik2", "warp", "openrouter"]
-    assert [p["displayName"] for p in payloads] == ["z.ai", "Kimi K2", "Warp", "OpenRouter"]
+    assert [p["provider"] for p in payloads] == registry_module.default_registry().ids()
+    assert [p["displayName"] for p in payloads] == [s.display_name for s in registry_module.default_registry()]
     assert payloads[0] == zai_payload()
     for payload in payloads[1:]:
         assert payload["usage"] is None

@@ -230,3 +230,60 @@ def test_parse_query_time_rejects(text: str, message: str) -> None:
     with pytest.raises(ValueError) as info:
         parse_query_time("since", text)
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["0001-01-01", "9999-12-31T23:59:59-01:00", "9999-12-31T23:59:59+00:00", "1969-12-31T23:59:59Z",
+     "4000-01-01T00:00:00Z"],
+)
+def test_parse_query_time_refuses_instants_outside_1970_to_3999(text: str) -> None:
+    from codexbard.host.clock import parse_query_time
+
+    with pytest.raises(ValueError) as info:
+        parse_query_time("until", text)
+    assert str(info.value) == "'until' is out of range"
+
+
+def test_parse_query_time_keeps_the_edges() -> None:
+    from codexbard.host.clock import QUERY_TIME_MAX, QUERY_TIME_MIN, parse_query_time
+
+    assert parse_query_time("since", "1970-01-01T00:00:00Z") == QUERY_TIME_MIN
+    assert parse_query_time("since", "3999-12-31T23:59:59Z") == QUERY_TIME_MAX
+    # The default `since` (24 h before `until`) stays computable at both edges.
+    assert QUERY_TIME_MIN - timedelta(hours=24) == datetime(1969, 12, 31, tzinfo=UTC)
+
+
+def test_parse_iso_past_the_datetime_range_is_none() -> None:
+    assert parse_iso("9999-12-31T23:59:59-01:00") is None
+    assert parse_iso("0001-01-01T00:00:00+01:00") is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("300", 300), (" 1 ", 1), ("+60", 60), (31_536_000, 31_536_000)],
+)
+def test_parse_query_step(value: str | int, expected: int) -> None:
+    from codexbard.host.clock import parse_query_step
+
+    assert parse_query_step("--step", value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0", "--step must be at least 1 (seconds)"),
+        ("-5", "--step must be at least 1 (seconds)"),
+        ("31536001", "--step must be at most 31536000 (seconds, one year)"),
+        ("99999999999999999999999999", "--step must be at most 31536000 (seconds, one year)"),
+        ("9" * 5000, "--step must be a whole number of seconds"),
+        ("1.5", "--step must be a whole number of seconds"),
+        ("abc", "--step must be a whole number of seconds"),
+    ],
+)
+def test_parse_query_step_rejects(value: str, message: str) -> None:
+    from codexbard.host.clock import parse_query_step
+
+    with pytest.raises(ValueError) as info:
+        parse_query_step("--step", value)
+    assert str(info.value) == message

@@ -9,16 +9,22 @@ from pathlib import Path
 import pytest
 
 from codexbard.config import (
+    MAX_CONFIG_BYTES,
     AccountConfig,
     Paths,
     ProviderConfig,
     Settings,
+    check_intervals,
     config_path,
     default_data_dir,
     load_settings,
+    load_settings_tolerant,
     read_config_file,
+    redact_url,
 )
 from codexbard.errors import ConfigError
+from codexbard.providers.base import ProviderSpec
+from codexbard.providers.registry import Registry
 
 
 def write(path: Path, text: str) -> Path:
@@ -314,3 +320,177 @@ def test_provider_and_account_models() -> None:
     assert AccountConfig(label="a.b-c_1").label == "a.b-c_1"
     with pytest.raises(ValueError, match="labels use only"):
         AccountConfig(label="")
+
+
+# ------------------------------------------------------------------------------- hardening (issue 6, 11)
+
+
+def config_at(clean_env: Path, text: str) -> Path:
+    return write(clean_env / "cfg.toml", text)
+
+
+def error_of(path: Path, env: dict[str, str] | None = None, registry: Registry | None = None) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_settings({**dict(os.environ), **(env or {})}, path, registry)
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("default_interval_seconds = 99999999999999999999\n",
+         "default_interval_seconds: Input should be less than or equal to 604800 (got 99999999999999999999)"),
+        ("default_interval_seconds = 9223372036854775807\n",
+         "default_interval_seconds: Input should be less than or equal to 604800 (got 9223372036854775807)"),
+        ("[providers.zai]\ninterval_seconds = 604801\n",
+         "providers.zai.interval_seconds: Input should be less than or equal to 604800 (got 604801)"),
+        ("[status]\ninterval_seconds = 99999999999999999999\n",
+         "status.interval_seconds: Input should be less than or equal to 604800 (got 99999999999999999999)"),
+        ("[cost]\ninterval_seconds = 9223372036854775807\n",
+         "cost.interval_seconds: Input should be less than or equal to 604800 (got 9223372036854775807)"),
+        ("refresh_timeout_seconds = inf\n",
+         "refresh_timeout_seconds: Input should be less than or equal to 600 (got inf)"),
+        ("port = 99999999999999999999\n",
+         "port: Input should be less than or equal to 65535 (got 99999999999999999999)"),
+        ("max_concurrent_polls = 9223372036854775807\n",
+         "max_concurrent_polls: Input should be less than or equal to 256 (got 9223372036854775807)"),
+        ('[cost.pricing."m"]\ninput = 1e300\n',
+         "cost.pricing.m.input: Input should be less than or equal to 1000000 (got 1e+300)"),
+        ("default_interval_seconds = true\n",
+         "default_interval_seconds: Value error, must be a number, not true/false (got True)"),
+        ("[providers.zai]\ninterval_seconds = true\n",
+         "providers.zai.interval_seconds: Value error, must be a number, not true/false (got True)"),
+        ("port = false\n", "port: Value error, must be a number, not true/false (got False)"),
+        ("[display]\nwarning_percent = true\n",
+         "display.warning_percent: Value error, must be a number, not true/false (got True)"),
+    ],
+)
+def test_numbers_have_bounds_and_are_never_booleans(clean_env: Path, text: str, message: str) -> None:
+    path = config_at(clean_env, text)
+    assert error_of(path) == f"{path}: {message}"
+
+
+def test_a_long_value_is_cut_in_the_message(clean_env: Path) -> None:
+    path = config_at(clean_env, f'port = "{"x" * 500}"\n')
+    assert error_of(path) == (
+        f"{path}: port: Input should be a valid integer, unable to parse string as an integer (got '{'x' * 56}...)"
+    )
+
+
+def test_deep_nesting_names_the_file(clean_env: Path) -> None:
+    path = config_at(clean_env, "x = " + "[" * 5000 + "]" * 5000 + "\n")
+    assert error_of(path) == f"{path}: invalid TOML: values nested too deeply"
+
+
+def test_a_byte_order_mark_is_accepted(clean_env: Path) -> None:
+    path = clean_env / "cfg.toml"
+    path.write_bytes("\ufeffport = 9001\n".encode())
+    settings, _ = load(path)
+    assert settings.port == 9001
+
+
+def test_a_file_over_the_cap_is_refused_unread(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = clean_env / "cfg.toml"
+    with path.open("wb") as handle:
+        handle.truncate(MAX_CONFIG_BYTES + 1)
+    assert error_of(path) == f"{path}: the config file is larger than 1048576 bytes; refused"
+    exact = clean_env / "exact.toml"
+    exact.write_bytes(b"#" * (MAX_CONFIG_BYTES - 1) + b"\n")
+    assert load(exact)[0].port == 8765
+
+
+def test_a_stream_without_a_size_is_cut_at_the_cap(clean_env: Path) -> None:
+    # /dev/zero reports size 0 and never ends: read_config_text stops after the cap.
+    assert error_of(Path("/dev/zero")) == "/dev/zero: the config file is larger than 1048576 bytes; refused"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"CODEXBARD_DEFAULT_INTERVAL_SECONDS": "99999999999999999999"},
+         "environment (CODEXBARD_DEFAULT_INTERVAL_SECONDS): default_interval_seconds: "
+         "Input should be less than or equal to 604800 (got '99999999999999999999')"),
+        ({"CODEXBARD_PROVIDERS__ZAI__INTERVAL_SECONDS": "9223372036854775807"},
+         "environment (CODEXBARD_PROVIDERS__ZAI__INTERVAL_SECONDS): providers.zai.interval_seconds: "
+         "Input should be less than or equal to 604800 (got '9223372036854775807')"),
+        ({"CODEXBARD_UPSTREAM_OVERRIDES": "[" * 100_000},
+         "environment (CODEXBARD_UPSTREAM_OVERRIDES): nested too deeply for this setting"),
+        ({"CODEXBARD_HOST": "h" * (MAX_CONFIG_BYTES + 1)},
+         "environment (CODEXBARD_HOST): longer than 1048576 bytes; refused"),
+    ],
+)
+def test_env_values_follow_the_same_rules(clean_env: Path, env: dict[str, str], message: str) -> None:
+    assert error_of(clean_env / "none.toml", env) == message
+
+
+def spec(provider_id: str, minimum: int, default: int | None = None) -> ProviderSpec:
+    return ProviderSpec(id=provider_id, display_name=provider_id.capitalize(), strategies=(),
+                        min_interval_seconds=minimum, default_interval_seconds=default)
+
+
+REGISTRY = Registry([spec("fast", 60), spec("slow", 300), spec("own", 600, default=900)])
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "message"),
+    [
+        ("[providers.slow]\ninterval_seconds = 120\n", {},
+         "{path}: providers.slow.interval_seconds: 120 s is below the minimum for Slow (300 s)"),
+        ("", {"CODEXBARD_PROVIDERS__FAST__INTERVAL_SECONDS": "30"},
+         "environment (CODEXBARD_PROVIDERS__FAST__INTERVAL_SECONDS): providers.fast.interval_seconds: "
+         "30 s is below the minimum for Fast (60 s)"),
+        ("default_interval_seconds = 5\n", {},
+         "{path}: default_interval_seconds: 5 s is below the lowest provider minimum (60 s)"),
+    ],
+)
+def test_an_interval_below_the_minimum_is_refused_where_it_is_set(
+    clean_env: Path, text: str, env: dict[str, str], message: str
+) -> None:
+    path = config_at(clean_env, text)
+    assert error_of(path, env, REGISTRY) == message.format(path=path)
+
+
+def test_a_default_interval_between_minimums_is_accepted(clean_env: Path) -> None:
+    # 120 s is fine for `fast`; `slow` falls back to it and is raised to its own minimum by the registry.
+    path = config_at(clean_env, "default_interval_seconds = 120\n[providers.slow]\ninterval_seconds = 300\n")
+    settings, _ = load_settings(dict(os.environ), path, REGISTRY)
+    assert settings.default_interval_seconds == 120
+    check_intervals(settings, REGISTRY, str(path))
+
+
+def test_redact_url() -> None:
+    assert redact_url("http://user:pa55word@proxy.lan:3128/zai") == "http://user:***@proxy.lan:3128/zai"
+    assert redact_url("https://token@mirror.example/") == "https://***@mirror.example/"
+    assert redact_url("https://api.z.ai/api") == "https://api.z.ai/api"
+    assert redact_url("http://[bad") == "***"
+
+
+def test_tolerant_loading_drops_bad_keys_and_names_them(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = config_at(clean_env, "port = 9002\ncolour = 1\n[display]\nwarning_percent = 500\n"
+                                "[providers.slow]\ninterval_seconds = 10\n")
+    monkeypatch.setenv("CODEXBARD_MAX_CONCURRENT_POLLS", "0")
+    loaded = load_settings_tolerant(dict(os.environ), path, REGISTRY)
+    assert loaded.settings.port == 9002
+    assert loaded.settings.display.warning_percent == 75
+    assert loaded.settings.max_concurrent_polls == 32
+    assert loaded.settings.providers == {}
+    assert loaded.problems == [
+        "environment (CODEXBARD_MAX_CONCURRENT_POLLS): max_concurrent_polls: "
+        "Input should be greater than or equal to 1 (got '0')",
+        f"{path}: display.warning_percent: Input should be less than or equal to 100 (got 500)",
+        f"{path}: unknown key 'colour'",
+        f"{path}: providers.slow.interval_seconds: 10 s is below the minimum for Slow (300 s)",
+    ]
+
+
+def test_tolerant_loading_of_an_unparsable_file_uses_defaults(clean_env: Path) -> None:
+    path = config_at(clean_env, "port = \n")
+    loaded = load_settings_tolerant(dict(os.environ), path)
+    assert loaded.settings.port == 8765
+    assert len(loaded.problems) == 1 and loaded.problems[0].startswith(f"{path}: invalid TOML: ")
+
+
+def test_an_invalid_override_never_echoes_its_password(clean_env: Path) -> None:
+    path = config_at(clean_env, '[upstream_overrides]\n"https://api.z.ai" = "ftp://me:hunter2-secret@proxy/zai"\n')
+    message = error_of(path)
+    assert message == f"{path}: upstream_overrides: Value error, 'ftp://me:***@proxy/zai' is not an http(s) URL"

@@ -250,3 +250,87 @@ async def test_context_manager_closes(db_path: Path) -> None:
         await store.save_success("codex", None, primary_only(10.0), "oauth", NOW)
     with pytest.raises(StoreError):
         await store.load_latest()
+
+
+# ------------------------------------------------------------------- serve's preflight (issue 6, item 12)
+
+
+async def _seeded(db_path: Path, clock: FixedClock) -> None:
+    store = await Store.open(db_path, clock=clock)
+    try:
+        for used in range(20):
+            await store.save_success("zai", None, primary_only(float(used)), "api", NOW)
+    finally:
+        await store.close()
+
+
+def _exists(path: Path) -> bool:
+    return path.exists()
+
+
+def _damage_last_page(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    page_size = int.from_bytes(data[16:18], "big")
+    data[-page_size:] = b"\xa5" * page_size
+    path.write_bytes(bytes(data))
+
+
+async def test_preflight_accepts_a_healthy_database_and_a_missing_one(db_path: Path, clock: FixedClock) -> None:
+    opening.preflight(db_path)  # nothing there yet: Store.open creates it
+    assert not _exists(db_path)
+    await _seeded(db_path, clock)
+    opening.preflight(db_path)
+
+
+async def test_preflight_refuses_a_damaged_page_behind_a_valid_header(db_path: Path, clock: FixedClock) -> None:
+    await _seeded(db_path, clock)
+    _damage_last_page(db_path)
+    before = _bytes(db_path)
+    with pytest.raises(StoreError) as info:
+        opening.preflight(db_path)
+    message = str(info.value)
+    assert message.startswith(f"cannot use database {db_path}: the database is damaged (")
+    assert message.endswith("); move it away or set another data_dir")
+    assert "\n" not in message
+    assert _bytes(db_path) == before
+
+
+async def test_preflight_refuses_a_read_only_database(db_path: Path, clock: FixedClock,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    await _seeded(db_path, clock)
+    os.chmod(db_path, 0o400)
+    # root may write anything; look at the file as its owner would.
+    monkeypatch.setattr(opening, "writable", lambda path: path != db_path)
+    with pytest.raises(StoreError) as info:
+        opening.preflight(db_path)
+    assert str(info.value) == (
+        f"cannot use database {db_path}: the database file is read-only "
+        "(codexbard needs to write it; check the permissions)"
+    )
+    assert opening.write_problem(db_path) == "the database file is read-only"
+
+
+async def test_preflight_refuses_an_unwritable_data_dir(db_path: Path, clock: FixedClock,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    await _seeded(db_path, clock)
+    monkeypatch.setattr(opening, "writable", lambda path: path != db_path.parent)
+    with pytest.raises(StoreError) as info:
+        opening.preflight(db_path)
+    assert str(info.value) == (
+        f"cannot use database {db_path}: the data directory is not writable "
+        "(codexbard needs to write it; check the permissions)"
+    )
+
+
+def test_write_problem_is_cached_for_a_second(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "cached.db"
+    path.write_bytes(b"")
+    answers = iter([True, True, True, False])  # directory, file; directory, file
+    monkeypatch.setattr(opening, "writable", lambda p: next(answers))
+    now = [100.0]
+    monkeypatch.setattr(opening.time, "monotonic", lambda: now[0])
+    assert opening.cached_write_problem(path) is None
+    now[0] += 0.5
+    assert opening.cached_write_problem(path) is None  # not looked at again
+    now[0] += 0.6
+    assert opening.cached_write_problem(path) == "the database file is read-only"

@@ -17,16 +17,22 @@ from codexbard.api.context import ApiContext
 from codexbard.api.errors import JSON_TYPE, json_bytes
 from codexbard.api.schemas import Health
 from codexbard.api.security import HotRoute
+from codexbard.store.opening import cached_write_problem
 
 
 def health_body(ctx: ApiContext) -> dict[str, Any]:
-    """The /health object (`schemas.Health`)."""
-    return {
+    """The /health object (`schemas.Health`); `degraded` with a `store` reason when the database cannot be written."""
+    body: dict[str, Any] = {
         "status": "ok",
         "version": __version__,
         "uptimeSeconds": round(ctx.uptime(), 1),
         "providersEnabled": len({a.plan.spec.id for a in ctx.state.enabled()}),
     }
+    problem = cached_write_problem(ctx.store.path) if ctx.store is not None else None
+    if problem is not None:
+        body["status"] = "degraded"
+        body["store"] = {"writable": False, "reason": problem}
+    return body
 
 
 def health_bytes(ctx: ApiContext) -> tuple[int, bytes, str]:
