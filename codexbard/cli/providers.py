@@ -23,7 +23,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """Print every registered provider and each strategy's availability."""
-    from codexbard.api import render
+    from codexbard import render
     from codexbard.state import AccountState
 
     runtime = load_runtime(env, args.config)

@@ -46,7 +46,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """Fetch, print, and exit 1 when any requested provider failed."""
-    from codexbard.api import render
+    from codexbard import render
     from codexbard.cli.status import poll_statuses
     from codexbard.models import FetchError
     from codexbard.state import AccountState

@@ -26,7 +26,7 @@ PROVIDER_INFO = {"id", "displayName", "enabled", "enabledReason", "enableHint", 
                  "lastAttempts", "dashboardUrl", "statusUrl", "accounts"}
 STRATEGY = {"id", "kind", "sourceLabel", "available", "reason"}
 STATUS_ENTRY = {"provider", "kind", "indicator", "description", "updatedAt", "url"}
-HEALTH = {"status", "version", "uptimeSeconds", "providersEnabled"}
+HEALTH = {"status", "version", "uptimeSeconds", "providersEnabled", "store"}
 HISTORY = {"provider", "account", "window", "points"}
 HISTORY_POINT = {"t", "usedPercent", "resetsAt"}
 FLAT_ENTRY = {"displayName", "primary", "secondary", "tertiary", "credits", "stale", "error", "updatedAt"}
@@ -71,7 +71,7 @@ def fields(spec: dict[str, Any], schema: dict[str, Any]) -> set[str]:
 
 
 def conforms(spec: dict[str, Any], value: Any, schema: dict[str, Any]) -> bool:
-    """Whether a JSON value fits a schema, with object keys exactly the declared properties."""
+    """Whether a JSON value fits a schema: every required key present, no undeclared key."""
     schema = resolve(spec, schema)
     if "anyOf" in schema:
         return any(conforms(spec, value, s) for s in schema["anyOf"])
@@ -97,7 +97,8 @@ def conforms(spec: dict[str, Any], value: Any, schema: dict[str, Any]) -> bool:
             return False
         if "properties" in schema:
             props = schema["properties"]
-            return (set(value) == set(props)
+            required = set(schema.get("required", props))
+            return (required <= set(value) <= set(props)
                     and all(conforms(spec, value[k], props[k]) for k in value))
         extra = schema.get("additionalProperties", True)
         return extra is True or all(conforms(spec, v, extra) for v in value.values())
