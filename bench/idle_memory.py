@@ -1,8 +1,10 @@
-"""Resident memory of `codexbard serve` with four providers, idle (no clients), after N seconds.
+"""Resident memory of `codexbard serve` with every registered provider, idle (no clients), after N seconds.
 
-The four built-in providers (zai, kimik2, warp, openrouter) are enabled with fake keys and pointed at a
-fake upstream on 127.0.0.1 through upstream_overrides; each polls every 60 s so the daemon does real
-work while it idles. RSS is read from /proc/<pid>/status every 10 s. Target: <= 60 MB after 5 minutes.
+Every registered provider with canned replies below (`CANNED`) is enabled, with a fake key in the first
+secret env var it declares, and pointed at a fake upstream on 127.0.0.1 through upstream_overrides; any
+other registered provider is disabled (and named), so nothing leaves the machine. Each polls every 60 s
+so the daemon does real work while it idles. RSS is read from /proc/<pid>/status every 10 s. Target: <= 60 MB
+after 5 minutes (measured with the four providers zai, kimik2, warp and openrouter).
 
     python bench/idle_memory.py [--seconds 300]
 """
@@ -21,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from codexbard.providers.registry import default_registry
 from tests.e2e.upstream import FakeUpstream
 
 WARP = {"data": {"user": {"__typename": "UserOutput", "user": {
@@ -30,6 +33,18 @@ WARP = {"data": {"user": {"__typename": "UserOutput", "user": {
 ZAI = {"code": 200, "msg": "ok", "success": True, "data": {"planName": "Pro", "limits": [
     {"type": "TOKENS_LIMIT", "unit": 3, "number": 5, "percentage": 40, "nextResetTime": 4102444800000},
     {"type": "TOKENS_LIMIT", "unit": 6, "number": 1, "percentage": 12, "nextResetTime": 4103049600000}]}}
+
+
+# provider id -> (canonical origin, {path: JSON reply}) for the providers this bench has replies for.
+CANNED: dict[str, tuple[str, dict[str, object]]] = {
+    "zai": ("https://api.z.ai", {"/api/monitor/usage/quota/limit": ZAI}),
+    "kimik2": ("https://kimi-k2.ai", {"/api/user/credits": {"data": {"usage": {"total": 340,
+                                                                               "credits_remaining": 160}}}}),
+    "warp": ("https://app.warp.dev", {"/graphql/v2": WARP}),
+    "openrouter": ("https://openrouter.ai", {
+        "/api/v1/credits": {"data": {"total_credits": 250.0, "total_usage": 87.35}},
+        "/api/v1/key": {"data": {"limit": 100, "limit_remaining": 62.5}}}),
+}
 
 
 def rss_kib(pid: int) -> int:
@@ -46,25 +61,32 @@ def main() -> None:
                         help="interpreter of the install to measure (a plain `pip install .` venv, no dev tools)")
     args = parser.parse_args()
     with FakeUpstream() as up, tempfile.TemporaryDirectory() as tmp:
-        up.set_json("/zai/api/monitor/usage/quota/limit", ZAI)
-        up.set_json("/kimik2/api/user/credits", {"data": {"usage": {"total": 340, "credits_remaining": 160}}})
-        up.set_json("/warp/graphql/v2", WARP)
-        up.set_json("/openrouter/api/v1/credits", {"data": {"total_credits": 250.0, "total_usage": 87.35}})
-        up.set_json("/openrouter/api/v1/key", {"data": {"limit": 100, "limit_remaining": 62.5}})
+        registry = default_registry()
+        overrides: dict[str, str] = {}
+        keys: dict[str, str] = {}
+        tables: list[str] = []
+        for spec in registry:
+            if spec.id not in CANNED:
+                print(f"{spec.id}: no canned replies in this bench; disabled")
+                tables.append(f"[providers.{spec.id}]\nenabled = false\n")
+                continue
+            origin, routes = CANNED[spec.id]
+            for path, reply in routes.items():
+                up.set_json(f"/{spec.id}{path}", reply)
+            overrides[origin] = f"{up.base}/{spec.id}"
+            secret = next((v.name for v in spec.env_vars if v.secret), None)
+            if secret is not None:
+                keys[secret] = f"bench-{spec.id}"
+            tables.append(f"[providers.{spec.id}]\ninterval_seconds = 60\n")
         home = Path(tmp)
         config = home / "config.toml"
-        config.write_text("".join(f"[providers.{p}]\ninterval_seconds = 60\n"
-                                  for p in ("zai", "kimik2", "warp", "openrouter")))
+        config.write_text("".join(tables))
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         env = {
             "PATH": os.environ.get("PATH", ""), "HOME": str(home), "CODEXBARD_CONFIG": str(config),
-            "CODEXBARD_PORT": str(port), "Z_AI_API_KEY": "bench-zai", "KIMI_K2_API_KEY": "bench-kimi",
-            "WARP_API_KEY": "wk-bench", "OPENROUTER_API_KEY": "sk-or-bench",
-            "CODEXBARD_UPSTREAM_OVERRIDES": json.dumps({
-                "https://api.z.ai": f"{up.base}/zai", "https://kimi-k2.ai": f"{up.base}/kimik2",
-                "https://app.warp.dev": f"{up.base}/warp", "https://openrouter.ai": f"{up.base}/openrouter"}),
+            "CODEXBARD_PORT": str(port), **keys, "CODEXBARD_UPSTREAM_OVERRIDES": json.dumps(overrides),
         }
         proc = subprocess.Popen([args.python, "-m", "codexbard", "serve"], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, get_args, get_origin
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -293,6 +293,65 @@ def read_config_text(path: Path) -> str | None:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: the config file is not UTF-8") from None
+
+
+_REASONS: dict[str, str] = {
+    "string_type": "must be a string",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "int_type": "must be an integer",
+    "int_parsing": "must be an integer",
+    "int_from_float": "must be an integer",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "finite_number": "must be a finite number",
+}
+
+
+def _choices(annotation: Any) -> tuple[Any, ...]:
+    """The Literal values of a field annotation (looking through Optional), else ()."""
+    if get_origin(annotation) is Literal:
+        return get_args(annotation)
+    for arg in get_args(annotation):
+        found = _choices(arg)
+        if found:
+            return found
+    return ()
+
+
+def _setting_reason(model: type[BaseModel], name: str, error: Mapping[str, Any]) -> str:
+    kind = str(error["type"])
+    if kind == "literal_error":
+        field_info = model.model_fields.get(name)
+        choices = _choices(field_info.annotation) if field_info is not None else ()
+        if choices:
+            return "must be one of " + ", ".join(repr(c) for c in choices)
+    if kind in _REASONS:
+        return _REASONS[kind]
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return message[:1].lower() + message[1:]
+
+
+def validate_provider_table(
+    model: type[BaseModel], values: Mapping[str, Any], where: str, owner: str, *, only_set: bool = False
+) -> dict[str, Any]:
+    """Validate a provider's (or one account's) own keys with its settings model.
+
+    Returns the values (defaults filled in unless `only_set`); a `ConfigError` names the key as
+    `<where>.<key>` and says what is wrong in one line, never echoing the value (it may be a secret).
+    """
+    try:
+        parsed = model.model_validate(dict(values))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = _location(tuple(first["loc"])) if first["loc"] else "?"
+        if first["type"] == "extra_forbidden":
+            raise ConfigError(f"unknown key '{where}.{name}' (provider {owner} does not declare it)") from None
+        raise ConfigError(f"{where}.{name}: {_setting_reason(model, str(first['loc'][0]), first)}") from None
+    except RecursionError:
+        raise ConfigError(f"{where}: a value is nested too deeply") from None
+    dumped = parsed.model_dump(exclude_unset=only_set)
+    return {name: getattr(parsed, name) for name in dumped}
 
 
 def read_config_file(path: Path) -> dict[str, Any]:

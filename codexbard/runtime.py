@@ -91,7 +91,8 @@ class Runtime:
         return [p for p in self.plans if p.spec.id == provider_id]
 
     def context(self, plan: AccountPlan) -> FetchContext:
-        """Build the fetch context of one provider account."""
+        """Build the fetch context of one provider account; its env shows only what the provider declares."""
+        env = plan.spec.visible_env(self.env)
         return FetchContext(
             provider_id=plan.spec.id,
             account=plan.account,
@@ -101,14 +102,14 @@ class Runtime:
             credentials=CredentialResolver(
                 provider=plan.spec.id,
                 account=plan.account,
-                env=self.env,
+                env=env,
                 store=self.secret_store,
                 files=self.files,
                 config_values=plan.options,
             ),
             files=self.files,
-            env=self.env,
-            process=self.process,
+            env=env,
+            process=ProcessRunner(env),
             clock=self.clock,
             credential_files=self.credential_files,
             watched_files=self.watched_files(plan),

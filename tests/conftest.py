@@ -8,8 +8,19 @@ from pathlib import Path
 import pytest
 from pytest_socket import socket_allow_hosts
 
-# Provider and codexbard variables a developer may have exported; none may leak into a test.
-_PREFIXES = ("CODEXBARD_", "Z_AI_", "OPENROUTER_", "WARP_", "KIMI", "BIGMODEL_", "ZHIPU", "GLM_", "XDG_")
+from codexbard.providers.registry import default_registry
+
+# codexbard's own variables, the XDG dirs and proxies a developer may have exported.
+_PREFIXES = ("CODEXBARD_", "XDG_")
+_GENERIC = frozenset({"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"})
+
+
+def provider_env_names() -> frozenset[str]:
+    """Every env var a registered provider declares (`ProviderSpec.env_vars`): none may leak into a test."""
+    return frozenset(name for spec in default_registry() for name in spec.env_names())
+
+
+_PROVIDER_ENV = provider_env_names()
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -21,7 +32,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Remove provider env vars and point HOME and XDG dirs into the test's directory."""
     for name in list(os.environ):
-        if name.startswith(_PREFIXES) or name in ("WARP_TOKEN", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        if name.startswith(_PREFIXES) or name.upper() in _GENERIC or name in _PROVIDER_ENV:
             monkeypatch.delenv(name, raising=False)
     home = tmp_path / "home"
     home.mkdir()

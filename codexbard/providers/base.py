@@ -8,10 +8,15 @@ the environment. A strategy never reads `os.environ`, builds a client or spawns 
 from __future__ import annotations
 
 import time
+import types
+import typing
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue, SecretStr, create_model
+from pydantic.fields import FieldInfo
 
 from codexbard.errors import NotConfigured, ProviderError
 from codexbard.host.clock import Clock
@@ -57,6 +62,79 @@ class ConfigKey:
         if self.choices is not None and value not in self.choices:
             raise ValueError("must be one of " + ", ".join(repr(c) for c in self.choices))
         return value
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """An environment variable a provider reads: its name, what it is for, and whether it holds a secret."""
+
+    name: str
+    purpose: str
+    secret: bool = False
+
+
+# What every context's `env` keeps besides a provider's declared variables: what the host needs to find
+# files under HOME, run a child process and format text.
+HOST_ENV_NAMES: frozenset[str] = frozenset({"HOME", "PATH", "USER", "LOGNAME", "LANG", "TERM", "TZ", "TMPDIR", "SHELL"})
+HOST_ENV_PREFIXES: tuple[str, ...] = ("LC_", "XDG_")
+
+
+class ProviderSettings(BaseModel):
+    """Base of a provider's typed settings (`[providers.<id>]` or one account): unknown keys are refused.
+
+    Every field needs a default. Mark a secret with the type `SecretStr` (or `Field(json_schema_extra=
+    {"secret": True})`); `Field(description=...)` is the key's help text.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _field_type(annotation: Any) -> tuple[type, tuple[str, ...] | None, bool]:
+    """(base type, Literal choices, secret?) of a settings field annotation, looking through Optional."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType) and len(args) == 1:
+        return _field_type(args[0])
+    if origin is Annotated:
+        return _field_type(args[0])
+    if origin is Literal:
+        return str, tuple(str(a) for a in typing.get_args(annotation)), False
+    if annotation is SecretStr:
+        return str, None, True
+    if annotation in (bool, int, float):
+        return annotation, None, False
+    return str, None, False
+
+
+def field_is_secret(info: FieldInfo) -> bool:
+    """Whether a settings field holds a secret (typed `SecretStr` or marked `secret` in its schema extra)."""
+    extra = info.json_schema_extra
+    if isinstance(extra, dict) and extra.get("secret") is True:
+        return True
+    return _field_type(info.annotation)[2]
+
+
+def config_key_of(name: str, info: FieldInfo) -> ConfigKey:
+    """Describe one settings field as a `ConfigKey` (for `config set`, `set-secret` and help text)."""
+    base, choices, _ = _field_type(info.annotation)
+    default = None if info.is_required() else info.get_default(call_default_factory=True)
+    return ConfigKey(name, type=base, choices=choices, default=default, secret=field_is_secret(info),
+                     help=info.description or "")
+
+
+def settings_from_keys(name: str, keys: tuple[ConfigKey, ...]) -> type[ProviderSettings]:
+    """A settings model generated from hand-written `ConfigKey`s (each value checked by `ConfigKey.coerce`)."""
+    fields: dict[str, Any] = {}
+    for key in keys:
+        if key.name in fields:
+            continue
+        extra: dict[str, JsonValue] | None = {"secret": True} if key.secret else None
+        fields[key.name] = (
+            Annotated[Any, BeforeValidator(key.coerce)],
+            Field(key.default, description=key.help or None, json_schema_extra=extra),
+        )
+    model: type[ProviderSettings] = create_model(name, __base__=ProviderSettings, **fields)
+    return model
 
 
 @dataclass(frozen=True)
@@ -205,6 +283,10 @@ class ApiKeyStrategy(Strategy):
         """The not_configured message: where the lookup searched and how to fix it."""
         return self.api_key(ctx).missing(ctx.provider_id, ctx.account, lookup)
 
+    def declared_keys(self) -> tuple[ApiKey, ...]:
+        """Every key spec this strategy may use (override with `api_key`): its env vars are declared from them."""
+        return (self.key,)
+
     async def available(self, ctx: FetchContext) -> Availability:
         """Available when the key is found; the reason names where (never the value)."""
         lookup = await self.lookup(ctx)
@@ -249,9 +331,15 @@ class ProviderSpec:
     refresh_floor_seconds: int = 0  # e.g. Claude's usage endpoint allows one call per 5 minutes per token
     dashboard_url: str | None = None
     status: StatusSource | None = None
+    # Hand-written key lists (kept for small or ad-hoc specs); a provider declares `settings` instead.
     config_keys: tuple[ConfigKey, ...] = ()
     account_keys: tuple[ConfigKey, ...] = ()
     enable_hint: str = ""
+    # What the provider reads: its typed `[providers.<id>]` keys, its account keys (None: no accounts),
+    # and the env vars besides those its API keys name (see `env_vars`).
+    settings: type[ProviderSettings] | None = None
+    account_settings: type[ProviderSettings] | None = None
+    env: tuple[EnvVar, ...] = ()
 
     def modes(self) -> dict[str, tuple[str, ...]]:
         """Source modes and the strategy ids each runs; `auto` runs every strategy in order."""
@@ -271,8 +359,71 @@ class ProviderSpec:
 
     def config_key(self, name: str) -> ConfigKey | None:
         """Return a declared provider-specific key."""
-        return next((k for k in self.config_keys if k.name == name), None)
+        return next((k for k in self.setting_keys() if k.name == name), None)
 
     def account_key(self, name: str) -> ConfigKey | None:
         """Return a declared account key."""
-        return next((k for k in self.account_keys if k.name == name), None)
+        return next((k for k in self.account_setting_keys() if k.name == name), None)
+
+    def settings_model(self) -> type[ProviderSettings]:
+        """The model validating `[providers.<id>]`'s own keys (declared, or generated from `config_keys`)."""
+        if self.settings is not None:
+            return self.settings
+        return settings_from_keys(f"{self.id}_settings", self.config_keys)
+
+    def account_settings_model(self) -> type[ProviderSettings] | None:
+        """The model validating one account's own keys, or None when the provider has no accounts."""
+        if self.account_settings is not None:
+            return self.account_settings
+        if not self.account_keys:
+            return None
+        return settings_from_keys(f"{self.id}_account_settings", (*self.account_keys, *self.config_keys))
+
+    def setting_keys(self) -> tuple[ConfigKey, ...]:
+        """Every provider-specific key of `[providers.<id>]`, described (from the model when declared)."""
+        if self.settings is None:
+            return self.config_keys
+        return tuple(config_key_of(n, f) for n, f in self.settings.model_fields.items())
+
+    def account_setting_keys(self) -> tuple[ConfigKey, ...]:
+        """Every key an account table accepts besides `label`, described."""
+        if self.account_settings is None:
+            return self.account_keys
+        return tuple(config_key_of(n, f) for n, f in self.account_settings.model_fields.items())
+
+    def api_keys(self) -> tuple[ApiKey, ...]:
+        """The API key specs of every API-key strategy, in strategy order."""
+        found: list[ApiKey] = []
+        for strategy in self.strategies:
+            if isinstance(strategy, ApiKeyStrategy):
+                found.extend(k for k in strategy.declared_keys() if k not in found)
+        return tuple(found)
+
+    @property
+    def env_vars(self) -> tuple[EnvVar, ...]:
+        """Every env var the provider reads: `env` as declared, then those its API key specs name."""
+        out = {v.name: v for v in self.env}
+        for key in self.api_keys():
+            for name in key.env_vars:
+                out.setdefault(name, EnvVar(name, f"{key.name} API key", secret=True))
+            for name in key.opt_in_env_vars:
+                out.setdefault(name, EnvVar(
+                    name, f"{key.name} API key, read only with `[providers.{self.id}] enabled = true`", secret=True))
+        return tuple(out.values())
+
+    def env_names(self) -> frozenset[str]:
+        """The names of `env_vars`."""
+        return frozenset(v.name for v in self.env_vars)
+
+    def visible_env(self, env: Mapping[str, str]) -> dict[str, str]:
+        """What `ctx.env` shows this provider: its declared variables plus the ones the host needs."""
+        names = self.env_names()
+        return {k: v for k, v in env.items() if k in names or k in HOST_ENV_NAMES or k.startswith(HOST_ENV_PREFIXES)}
+
+    def secret_fields(self) -> tuple[str, ...]:
+        """Config fields holding secrets (what `set-secret` accepts and `config show`/`doctor` mask)."""
+        names: list[str] = [k.field for k in self.api_keys()]
+        for key in (*self.setting_keys(), *self.account_setting_keys()):
+            if key.secret:
+                names.append(key.name)
+        return tuple(dict.fromkeys(names))

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from codexbard.config import ProviderConfig, Settings
+from codexbard.config import ProviderConfig, Settings, validate_provider_table
 from codexbard.errors import ConfigError
 from codexbard.providers.base import ProviderSpec
 
@@ -68,18 +68,6 @@ class AccountPlan:
         return self.spec.id if self.account is None else f"{self.spec.id}:{self.account}"
 
 
-def _check_value(spec: ProviderSpec, where: str, name: str, value: Any, *, account: bool) -> Any:
-    key = spec.account_key(name) if account else spec.config_key(name)
-    if key is None and account:
-        key = spec.config_key(name)
-    if key is None:
-        raise ConfigError(f"unknown key '{where}.{name}' (provider {spec.id} does not declare it)")
-    try:
-        return key.coerce(value)
-    except ValueError as exc:
-        raise ConfigError(f"{where}.{name}: {exc}") from None
-
-
 def plan_accounts(settings: Settings, registry: Registry) -> list[AccountPlan]:
     """Validate provider tables against the registry and list every account to consider."""
     for provider_id in settings.providers:
@@ -96,9 +84,7 @@ def plan_accounts(settings: Settings, registry: Registry) -> list[AccountPlan]:
                 f"{where}.source: '{table.source}' is not accepted by {spec.display_name} "
                 f"(one of: {', '.join(spec.modes())})"
             )
-        base: dict[str, Any] = {k.name: k.default for k in spec.config_keys}
-        for name, value in (table.model_extra or {}).items():
-            base[name] = _check_value(spec, where, name, value, account=False)
+        base = validate_provider_table(spec.settings_model(), table.model_extra or {}, where, spec.id)
         for name, value in table.values().items():
             if name not in (table.model_extra or {}):
                 base[name] = value
@@ -112,7 +98,8 @@ def plan_accounts(settings: Settings, registry: Registry) -> list[AccountPlan]:
         if table.accounts is None:
             plans.append(AccountPlan(spec, None, base, table.source, interval, table.enabled))
             continue
-        if not spec.account_keys:
+        account_model = spec.account_settings_model()
+        if account_model is None:
             raise ConfigError(f"{where}.accounts: {spec.display_name} does not support several accounts")
         seen: set[str] = set()
         for index, entry in enumerate(table.accounts):
@@ -120,9 +107,9 @@ def plan_accounts(settings: Settings, registry: Registry) -> list[AccountPlan]:
                 raise ConfigError(f"{where}.accounts[{index}].label: duplicate label '{entry.label}'")
             seen.add(entry.label)
             options = dict(base)
-            for name, value in (entry.model_extra or {}).items():
-                if name in _COMMON_ACCOUNT_KEYS:
-                    continue
-                options[name] = _check_value(spec, f"{where}.accounts[{index}]", name, value, account=True)
+            own = {k: v for k, v in (entry.model_extra or {}).items() if k not in _COMMON_ACCOUNT_KEYS}
+            options.update(
+                validate_provider_table(account_model, own, f"{where}.accounts[{index}]", spec.id, only_set=True)
+            )
             plans.append(AccountPlan(spec, entry.label, options, table.source, interval, table.enabled))
     return plans

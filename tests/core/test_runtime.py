@@ -13,7 +13,7 @@ from codexbard.config import Paths, Settings
 from codexbard.host.clock import FixedClock
 from codexbard.host.credentials import FileSecretStore, MemorySecretStore
 from codexbard.models import RateWindow, UsageSnapshot
-from codexbard.providers.base import Availability, ConfigKey, FetchContext, ProviderSpec, Strategy
+from codexbard.providers.base import Availability, ConfigKey, EnvVar, FetchContext, ProviderSpec, Strategy
 from codexbard.providers.registry import AccountPlan, Registry
 from codexbard.runtime import Detection, Runtime
 from tests.helpers import NOW
@@ -66,6 +66,7 @@ GAMMA = ProviderSpec(
     strategies=(KeyStrategy(), CliStrategy(), BrokenStrategy()),
     config_keys=(ConfigKey("region", choices=("global", "cn"), default="global"),),
     account_keys=(ConfigKey("home"),),
+    env=(EnvVar("GAMMA_API_KEY", "Gamma API key", secret=True),),
 )
 
 Make = Callable[..., Runtime]
@@ -173,7 +174,7 @@ def test_context_wiring(make: Make) -> None:
     runtime = make(
         "[providers.gamma]\nregion = 'cn'\n"
         "[upstream_overrides]\n'https://api.gamma.example' = 'http://127.0.0.1:9/g'\n",
-        {"GAMMA_API_KEY": "k", "XDG_CONFIG_HOME": "/xdg"},
+        {"GAMMA_API_KEY": "k", "XDG_CONFIG_HOME": "/xdg", "OPENROUTER_API_KEY": "other", "DELTA_TOKEN": "d"},
     )
     plan = only(runtime)
     ctx = runtime.context(plan)
@@ -186,6 +187,7 @@ def test_context_wiring(make: Make) -> None:
     assert ctx.http is runtime.http
     assert ctx.clock is runtime.clock
     assert ctx.clock.now() == NOW
+    # Only what the spec declares (plus HOME/XDG_*): another provider's key never reaches this context.
     assert ctx.env == {"HOME": os.environ["HOME"], "GAMMA_API_KEY": "k", "XDG_CONFIG_HOME": "/xdg"}
     assert ctx.files.config_home == Path("/xdg")
     assert ctx.process.env == ctx.env

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from codexbard.providers.base import ProviderSpec
 from codexbard.providers.kimik2.api import KimiK2ApiStrategy
-from codexbard.providers.kimik2.const import DASHBOARD_URL, DISPLAY_NAME, ENABLE_HINT, PROVIDER_ID
+from codexbard.providers.kimik2.const import DASHBOARD_URL, DISPLAY_NAME, ENABLE_HINT, ENV_VARS, PROVIDER_ID
 
 PROVIDER = ProviderSpec(
     id=PROVIDER_ID,
@@ -14,4 +14,5 @@ PROVIDER = ProviderSpec(
     dashboard_url=DASHBOARD_URL,
     status=None,
     enable_hint=ENABLE_HINT,
+    env=ENV_VARS,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from codexbard.providers.base import ApiKey
+from codexbard.providers.base import ApiKey, EnvVar
 
 PROVIDER_ID: Final = "kimik2"
 DISPLAY_NAME: Final = "Kimi K2"
@@ -28,3 +28,8 @@ EXCERPT_LIMIT: Final = 160
 
 API_KEY: Final = ApiKey(DISPLAY_NAME, env_vars=OWN_ENV_VARS, opt_in_env_vars=FALLBACK_ENV_VARS)
 ENABLE_HINT: Final = API_KEY.hint(PROVIDER_ID)
+ENV_VARS: Final = (
+    EnvVar("KIMI_K2_API_KEY", "Kimi K2 API key (auto-enables the provider)", secret=True),
+    *(EnvVar(name, "generic Kimi API key, read only with `[providers.kimik2] enabled = true`", secret=True)
+      for name in FALLBACK_ENV_VARS),
+)

@@ -8,6 +8,7 @@ from codexbard.providers.openrouter.const import (
     DASHBOARD_URL,
     DISPLAY_NAME,
     ENABLE_HINT,
+    ENV_VARS,
     PRIMARY_LABEL,
     PROVIDER_ID,
     STATUS_URL,
@@ -22,4 +23,5 @@ PROVIDER = ProviderSpec(
     dashboard_url=DASHBOARD_URL,
     status=StatusSource(kind="link", url=STATUS_URL),
     enable_hint=ENABLE_HINT,
+    env=ENV_VARS,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from codexbard.providers.base import ApiKey
+from codexbard.providers.base import ApiKey, EnvVar
 
 PROVIDER_ID: Final = "openrouter"
 DISPLAY_NAME: Final = "OpenRouter"
@@ -34,5 +34,11 @@ COST_PERIOD: Final = "monthly"
 
 API_KEY: Final = ApiKey(DISPLAY_NAME, env_vars=(ENV_API_KEY,))
 ENABLE_HINT: Final = API_KEY.hint(PROVIDER_ID)
+ENV_VARS: Final = (
+    EnvVar(ENV_API_KEY, "OpenRouter API key", secret=True),
+    EnvVar(ENV_API_URL, "API base URL (https:// or a bare host; default https://openrouter.ai/api/v1)"),
+    EnvVar(ENV_X_TITLE, "the X-Title header sent with /credits (default codexbard)"),
+    EnvVar(ENV_HTTP_REFERER, "the HTTP-Referer header sent with /credits (none by default)"),
+)
 # Follows every refusal of an OPENROUTER_API_URL value.
 OVERRIDE_HINT: Final = "(for a local test server use [upstream_overrides] instead)"

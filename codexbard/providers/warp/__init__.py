@@ -8,6 +8,7 @@ from codexbard.providers.warp.const import (
     DASHBOARD_URL,
     DISPLAY_NAME,
     ENABLE_HINT,
+    ENV_VARS,
     PRIMARY_LABEL,
     PROVIDER_ID,
     SECONDARY_LABEL,
@@ -21,4 +22,5 @@ PROVIDER = ProviderSpec(
     dashboard_url=DASHBOARD_URL,
     status=None,
     enable_hint=ENABLE_HINT,
+    env=ENV_VARS,
 )

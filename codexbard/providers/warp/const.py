@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from codexbard.providers.base import ApiKey
+from codexbard.providers.base import ApiKey, EnvVar
 
 PROVIDER_ID: Final = "warp"
 DISPLAY_NAME: Final = "Warp"
@@ -34,6 +34,10 @@ CREDITS_UNIT: Final = "credits"
 
 API_KEY: Final = ApiKey(DISPLAY_NAME, env_vars=(ENV_API_KEY, ENV_TOKEN), note="a Warp API key, `wk-…`")
 ENABLE_HINT: Final = API_KEY.hint(PROVIDER_ID)
+ENV_VARS: Final = (
+    EnvVar(ENV_API_KEY, "Warp API key (`wk-…`)", secret=True),
+    EnvVar(ENV_TOKEN, "Warp API key when WARP_API_KEY is not set", secret=True),
+)
 
 QUERY: Final = """query GetRequestLimitInfo($requestContext: RequestContext!) {
   user(requestContext: $requestContext) {

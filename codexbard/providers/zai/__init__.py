@@ -5,14 +5,15 @@ from __future__ import annotations
 from codexbard.providers.base import ProviderSpec
 from codexbard.providers.zai.api import GLOBAL_KEY, ZaiApiStrategy
 from codexbard.providers.zai.const import (
-    ACCOUNT_KEYS,
-    CONFIG_KEYS,
     DASHBOARD_URL,
     DISPLAY_NAME,
+    ENV_VARS,
     POLL_DEADLINE,
     PROVIDER_ID,
     SESSION_LABEL,
     WEEKLY_LABEL,
+    ZaiAccountSettings,
+    ZaiSettings,
 )
 
 PROVIDER = ProviderSpec(
@@ -23,7 +24,8 @@ PROVIDER = ProviderSpec(
     poll_deadline_seconds=POLL_DEADLINE,
     dashboard_url=DASHBOARD_URL,
     status=None,
-    config_keys=CONFIG_KEYS,
-    account_keys=ACCOUNT_KEYS,
     enable_hint=GLOBAL_KEY.hint(PROVIDER_ID),
+    settings=ZaiSettings,
+    account_settings=ZaiAccountSettings,
+    env=ENV_VARS,
 )

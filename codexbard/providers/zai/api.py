@@ -177,6 +177,10 @@ class ZaiApiStrategy(ApiKeyStrategy):
 
     key = GLOBAL_KEY
 
+    def declared_keys(self) -> tuple[ApiKey, ...]:
+        """Both regions' key specs."""
+        return (GLOBAL_KEY, CN_KEY)
+
     def api_key(self, ctx: FetchContext) -> ApiKey:
         """The key for the configured region (bigmodel-cn also reads other tools' variables and files)."""
         return CN_KEY if ctx.option("region", REGION_GLOBAL) == REGION_CN else GLOBAL_KEY

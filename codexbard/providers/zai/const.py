@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Literal
 
-from codexbard.providers.base import ConfigKey
+from pydantic import Field, SecretStr
+
+from codexbard.providers.base import EnvVar, ProviderSettings
 
 PROVIDER_ID: Final = "zai"
 DISPLAY_NAME: Final = "z.ai"
@@ -74,19 +76,34 @@ SESSION_LABEL: Final = "5-hour"
 WEEKLY_LABEL: Final = "Weekly"
 CREDITS_UNIT: Final = "CNY"
 
-_REGION_KEY: Final = ConfigKey(
-    "region", choices=REGIONS, default=REGION_GLOBAL,
-    help="global (api.z.ai) or bigmodel-cn (open.bigmodel.cn)",
-)
-_SCOPE_KEY: Final = ConfigKey(
-    "usage_scope", choices=SCOPES, default=SCOPE_PERSONAL,
-    help="personal, or team (BigModel organization usage; needs organization_id and project_id)",
-)
-_ORGANIZATION_KEY: Final = ConfigKey("organization_id", help="BigModel organization id (usage_scope = team)")
-_PROJECT_KEY: Final = ConfigKey("project_id", help="BigModel project id (usage_scope = team)")
 
-CONFIG_KEYS: Final = (_REGION_KEY, _SCOPE_KEY, _ORGANIZATION_KEY, _PROJECT_KEY)
-ACCOUNT_KEYS: Final = (
-    ConfigKey("api_key", secret=True, help="this account's z.ai API key (prefer set-secret --account)"),
-    *CONFIG_KEYS,
+
+class ZaiSettings(ProviderSettings):
+    """`[providers.zai]`: region, usage scope and the BigModel team ids."""
+
+    region: Literal["global", "bigmodel-cn"] = Field(
+        REGION_GLOBAL, description="global (api.z.ai) or bigmodel-cn (open.bigmodel.cn)"
+    )
+    usage_scope: Literal["personal", "team"] = Field(
+        SCOPE_PERSONAL,
+        description="personal, or team (BigModel organization usage; needs organization_id and project_id)",
+    )
+    organization_id: str | None = Field(None, description="BigModel organization id (usage_scope = team)")
+    project_id: str | None = Field(None, description="BigModel project id (usage_scope = team)")
+
+
+class ZaiAccountSettings(ZaiSettings):
+    """One `[[providers.zai.accounts]]` entry: the provider keys plus the account's own API key."""
+
+    api_key: SecretStr | None = Field(None, description="this account's z.ai API key (prefer set-secret --account)")
+
+
+ENV_VARS: Final = (
+    EnvVar(ENV_API_KEY, "z.ai API key", secret=True),
+    *(EnvVar(name, "z.ai API key read for region bigmodel-cn", secret=True) for name in CN_ENV_API_KEYS),
+    EnvVar(ENV_API_HOST, "quota endpoint host (https only; the standard path is added when it has none)"),
+    EnvVar(ENV_QUOTA_URL, "full quota endpoint URL (https only; wins over Z_AI_API_HOST)"),
+    EnvVar(ENV_BALANCE_URL, "BigModel balance endpoint URL (https only; region bigmodel-cn)"),
+    EnvVar(ENV_ORGANIZATION, "BigModel organization id when organization_id is not set (team scope)"),
+    EnvVar(ENV_PROJECT, "BigModel project id when project_id is not set (team scope)"),
 )

@@ -8,15 +8,13 @@ import httpx
 import pytest
 
 from codexbard.errors import (
-    AuthRequired,
     NotConfigured,
     ParseError,
-    RateLimited,
-    Timeout,
     Unavailable,
 )
 from codexbard.providers.kimik2.api import KimiK2ApiStrategy
 from tests.helpers import fixture_bytes, json_response, make_context
+from tests.providers import kit
 
 KEY = "k2-test-secret-0123456789"
 URL = "https://kimi-k2.ai/api/user/credits"
@@ -108,46 +106,31 @@ async def test_ignored_timestamps_leave_updated_at_to_the_caller(stamp: str) -> 
     assert snap.updated_at is None
 
 
-async def test_401_is_auth_required_with_reference_message() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return json_response({"error": f"bad key {KEY}"}, status=401)
-
-    with pytest.raises(AuthRequired) as info:
-        await KimiK2ApiStrategy().fetch(make_context("kimik2", handler, env={"KIMI_K2_API_KEY": KEY}))
-    assert info.value.message == "Kimi K2 API key is invalid or expired."
-    assert info.value.kind == "auth_required"
-
-
-async def test_403_is_auth_required_with_scrubbed_body() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(403, text=f"forbidden for key {KEY}")
-
-    with pytest.raises(AuthRequired) as info:
-        await KimiK2ApiStrategy().fetch(make_context("kimik2", handler, env={"KIMI_K2_API_KEY": KEY}))
-    assert info.value.message == "Kimi K2 API error (HTTP 403): forbidden for key ***"
-    assert KEY not in str(info.value)
-
-
-async def test_429_retry_after_seconds() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(429, text="slow down", headers={"Retry-After": "120"})
-
-    with pytest.raises(RateLimited) as info:
-        await KimiK2ApiStrategy().fetch(make_context("kimik2", handler, env={"KIMI_K2_API_KEY": KEY}))
-    assert info.value.retry_after == 120.0
-    assert info.value.kind == "rate_limited"
-    assert info.value.message == "Kimi K2 API error (HTTP 429): slow down"
+# The sheet: a 401 has its own phrasing; every other status quotes the body (scrubbed, then cut to 160).
+INVALID = kit.Expect("auth_required", "Kimi K2 API key is invalid or expired.")
+MATRIX = kit.ErrorMatrix(
+    "kimik2", KimiK2ApiStrategy, key=KEY, env={"KIMI_K2_API_KEY": KEY}, target=URL, service="kimi-k2.ai",
+    timeout=30,
+    changes={
+        "401": INVALID,
+        "403": kit.Row("403", lambda key: kit.reply_raw(403, f"forbidden for key {key}".encode()),
+                       kit.Expect("auth_required", "Kimi K2 API error (HTTP 403): forbidden for key ***")),
+        "429-seconds": kit.Expect("rate_limited", "Kimi K2 API error (HTTP 429): slow down", 120.0),
+        "429-http-date": kit.Expect("rate_limited", "Kimi K2 API error (HTTP 429)", 90.0),
+        "500": kit.Expect("unavailable", "Kimi K2 API error (HTTP 500): <html><body>internal error</body></html>"),
+        "502": kit.Expect("unavailable", "Kimi K2 API error (HTTP 502)"),
+        "503": kit.Expect("unavailable", 'Kimi K2 API error (HTTP 503): {"status": "down"}'),
+        "echoed-key": INVALID,
+        "echoed-key-masked": INVALID,
+        "echoed-key-upper-case": INVALID,
+        "echoed-key-truncated": INVALID,
+    },
+)
 
 
-async def test_429_retry_after_http_date() -> None:
-    # helpers.NOW is 2026-11-25T18:00:00Z (a Wednesday); the date is 90 s later.
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(429, headers={"Retry-After": "Wed, 25 Nov 2026 18:01:30 GMT"})
-
-    with pytest.raises(RateLimited) as info:
-        await KimiK2ApiStrategy().fetch(make_context("kimik2", handler, env={"KIMI_K2_API_KEY": KEY}))
-    assert info.value.retry_after == 90.0
-    assert info.value.message == "Kimi K2 API error (HTTP 429)"
+@pytest.mark.parametrize("row", MATRIX.params())
+async def test_error_matrix(row: kit.Row) -> None:
+    await MATRIX.check(row)
 
 
 async def test_500_does_not_leak_key_echoed_in_body() -> None:
@@ -209,31 +192,11 @@ async def test_non_200_success_code_is_an_error() -> None:
     assert info.value.message == "Kimi K2 API error (HTTP 204)"
 
 
-async def test_connection_refused() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("connection refused", request=request)
-
-    with pytest.raises(Unavailable) as info:
-        await KimiK2ApiStrategy().fetch(make_context("kimik2", handler, env={"KIMI_K2_API_KEY": KEY}))
-    assert info.value.kind == "unavailable"
-    assert "cannot connect to kimi-k2.ai" in info.value.message
-
-
-async def test_timeout() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        raise httpx.ReadTimeout("slow", request=request)
-
-    with pytest.raises(Timeout) as info:
-        await KimiK2ApiStrategy().fetch(make_context("kimik2", handler, env={"KIMI_K2_API_KEY": KEY}))
-    assert info.value.kind == "timeout"
-    assert info.value.message == "kimi-k2.ai did not answer within 30 s"
-
-
 @pytest.mark.parametrize(
     ("fixture", "message"),
     [
         ("html.html", "kimi-k2.ai answered with HTML instead of JSON"),
-        ("truncated.json", "kimi-k2.ai answered with invalid JSON"),
+        ("truncated.json", "kimi-k2.ai answered with invalid JSON"),  # the fixtures, besides the kit's bodies
         ("root_array.json", "Kimi K2: root JSON is not an object."),
         ("root_string.json", "Kimi K2: root JSON is not an object."),
     ],

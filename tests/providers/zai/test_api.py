@@ -5,25 +5,25 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from datetime import timedelta
-from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from codexbard.errors import AuthRequired, NotConfigured, ParseError, RateLimited, Timeout, Unavailable
+from codexbard.errors import AuthRequired, NotConfigured, ParseError, Unavailable
 from codexbard.models import Credits
 from codexbard.providers.base import FetchContext
 from codexbard.providers.zai.api import ZaiApiStrategy
 from codexbard.providers.zai.parse import parse_quota
-from tests.helpers import NOW, fixture_bytes, json_response, make_context
+from tests.helpers import fixture_bytes, json_response, make_context
+from tests.providers import kit
 
 GLOBAL_QUOTA = "https://api.z.ai/api/monitor/usage/quota/limit"
 CN_QUOTA = "https://open.bigmodel.cn/api/monitor/usage/quota/limit"
 CN_BALANCE = "https://www.bigmodel.cn/api/biz/account/query-customer-account-report"
 KEY = "zk-test-0123456789abcdef"
+CANARY = "0123456789CanaryZaiSecret"  # no sk-/JWT shape: only the known-secret scrubbing can hide it
 CN = {"region": "bigmodel-cn"}
 TEAM = {"usage_scope": "team", "organization_id": "org-7", "project_id": "proj-9"}
 
@@ -344,13 +344,25 @@ async def test_unknown_region_is_not_configured() -> None:
 # --- HTTP and payload failures -------------------------------------------------------------------------
 
 
-async def test_http_401_is_auth_required_with_hint() -> None:
-    upstream = Upstream({GLOBAL_QUOTA: httpx.Response(401, text="unauthorized")})
-    with pytest.raises(AuthRequired) as info:
-        await fetch(context(upstream))
-    assert info.value.message == (
-        "z.ai rejected the credentials (HTTP 401); check the API key from env Z_AI_API_KEY"
-    )
+# The sheet: a rejected key says where the key came from; the other rows keep the host's phrasing.
+REJECTED = "z.ai rejected the credentials (HTTP {}); check the API key from env Z_AI_API_KEY"
+MATRIX = kit.ErrorMatrix(
+    "zai", ZaiApiStrategy, key=CANARY, env={"Z_AI_API_KEY": CANARY}, target=GLOBAL_QUOTA, service="z.ai",
+    timeout=15,
+    changes={
+        "401": kit.Expect("auth_required", REJECTED.format(401)),
+        "403": kit.Expect("auth_required", REJECTED.format(403)),
+        "echoed-key": kit.Expect("auth_required", REJECTED.format(401)),
+        "echoed-key-masked": kit.Expect("auth_required", REJECTED.format(401)),
+        "echoed-key-upper-case": kit.Expect("auth_required", REJECTED.format(401)),
+        "echoed-key-truncated": kit.Expect("auth_required", REJECTED.format(401)),
+    },
+)
+
+
+@pytest.mark.parametrize("row", MATRIX.params())
+async def test_error_matrix(row: kit.Row) -> None:
+    await MATRIX.check(row)
 
 
 async def test_http_403_is_auth_required_for_cn() -> None:
@@ -359,46 +371,6 @@ async def test_http_403_is_auth_required_for_cn() -> None:
         await fetch(context(upstream, options=CN))
     assert info.value.message.startswith("z.ai (BigModel CN) rejected the credentials (HTTP 403)")
     assert upstream.urls == [CN_QUOTA]  # a failed quota stops the fetch: no balance request
-
-
-async def test_http_429_with_retry_after_seconds() -> None:
-    upstream = Upstream({GLOBAL_QUOTA: httpx.Response(429, headers={"retry-after": "120"})})
-    with pytest.raises(RateLimited) as info:
-        await fetch(context(upstream))
-    assert info.value.retry_after == 120.0
-    assert "HTTP 429" in info.value.message
-
-
-async def test_http_429_with_retry_after_http_date() -> None:
-    when = format_datetime(NOW + timedelta(seconds=90), usegmt=True)
-    upstream = Upstream({GLOBAL_QUOTA: httpx.Response(429, headers={"retry-after": when})})
-    with pytest.raises(RateLimited) as info:
-        await fetch(context(upstream))
-    assert info.value.retry_after == 90.0
-
-
-async def test_http_500_is_unavailable() -> None:
-    upstream = Upstream({GLOBAL_QUOTA: httpx.Response(500, text="boom")})
-    with pytest.raises(Unavailable) as info:
-        await fetch(context(upstream))
-    assert type(info.value) is Unavailable
-    assert info.value.message == "z.ai is unavailable (HTTP 500)"
-
-
-async def test_connection_refused_is_unavailable() -> None:
-    upstream = Upstream({GLOBAL_QUOTA: raising(httpx.ConnectError("refused"))})
-    with pytest.raises(Unavailable) as info:
-        await fetch(context(upstream))
-    assert type(info.value) is Unavailable
-    assert info.value.message == "cannot connect to z.ai (https://api.z.ai/api/monitor/usage/quota/limit)"
-
-
-async def test_timeout_is_timeout() -> None:
-    upstream = Upstream({GLOBAL_QUOTA: raising(httpx.ReadTimeout("slow"))})
-    with pytest.raises(Timeout) as info:
-        await fetch(context(upstream))
-    assert info.value.kind == "timeout"
-    assert info.value.message == "z.ai did not answer within 15 s"
 
 
 BODY_FAILURES: list[tuple[str, httpx.Response, type[Exception], str]] = [
@@ -610,7 +582,6 @@ async def test_named_account_does_not_take_team_ids_from_env() -> None:
 
 # --- regressions of issue 6 ---------------------------------------------------------------------------
 
-CANARY = "0123456789CanaryZaiSecret"  # no sk-/JWT shape: only the known-secret scrubbing can hide it
 
 
 def leaked(text: str, secret: str = CANARY, size: int = 8) -> list[str]:

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from codexbard.config import Settings
 from codexbard.errors import ConfigError
@@ -14,6 +15,7 @@ from codexbard.providers.registry import Registry, plan_accounts
 from codexbard.providers.runner import run_pipeline
 from codexbard.providers.zai import PROVIDER
 from codexbard.providers.zai.api import ZaiApiStrategy
+from codexbard.providers.zai.const import REGIONS, SCOPES
 from codexbard.providers.zai.parse import parse_quota
 from tests.helpers import fixture_bytes, json_response, make_context
 
@@ -63,6 +65,26 @@ def test_config_keys() -> None:
     assert PROVIDER.config_key("project_id") is not None
     api_key = PROVIDER.account_key("api_key")
     assert api_key is not None and api_key.secret
+    assert PROVIDER.config_key("api_key") is None  # provider-level api_key is a common key
+    assert PROVIDER.secret_fields() == ("api_key",)
+    assert region.choices == REGIONS and scope.choices == SCOPES
+
+
+def test_env_vars_are_declared() -> None:
+    assert [(v.name, v.secret) for v in PROVIDER.env_vars] == [
+        ("Z_AI_API_KEY", True), ("BIGMODEL_API_KEY", True), ("ZHIPU_API_KEY", True), ("ZHIPUAI_API_KEY", True),
+        ("GLM_API_KEY", True), ("Z_AI_API_HOST", False), ("Z_AI_QUOTA_URL", False), ("Z_AI_BALANCE_URL", False),
+        ("Z_AI_BIGMODEL_ORGANIZATION", False), ("Z_AI_BIGMODEL_PROJECT", False),
+    ]
+
+
+def test_account_api_key_stays_wrapped_and_is_never_echoed() -> None:
+    (plan,) = plans({"zai": {"accounts": [{"label": "a", "api_key": "zk-account-secret"}]}})
+    assert plan.options["api_key"] == SecretStr("zk-account-secret")
+    assert "zk-account-secret" not in repr(plan.options)
+    with pytest.raises(ConfigError) as info:
+        plans({"zai": {"accounts": [{"label": "a", "api_key": ["zk-account-secret"]}]}})
+    assert str(info.value) == "providers.zai.accounts[0].api_key: must be a string"
 
 
 def plans(providers: dict[str, Any]) -> list[Any]:
@@ -86,13 +108,19 @@ def test_valid_config_is_accepted() -> None:
         ({"region": "cn"}, "providers.zai.region: must be one of 'global', 'bigmodel-cn'"),
         ({"region": "Global"}, "providers.zai.region: must be one of 'global', 'bigmodel-cn'"),
         ({"usage_scope": "org"}, "providers.zai.usage_scope: must be one of 'personal', 'team'"),
-        ({"workspace_id": "w"}, "unknown key 'providers.zai.workspace_id'"),
+        ({"region": 3}, "providers.zai.region: must be one of 'global', 'bigmodel-cn'"),
+        ({"organization_id": 42}, "providers.zai.organization_id: must be a string"),
+        ({"workspace_id": "w"}, "unknown key 'providers.zai.workspace_id' (provider zai does not declare it)"),
+        ({"api_key": "k", "accounts": [{"label": "a", "region": "mars"}]},
+         "providers.zai.accounts[0].region: must be one of 'global', 'bigmodel-cn'"),
+        ({"accounts": [{"label": "a", "team": "t"}]},
+         "unknown key 'providers.zai.accounts[0].team' (provider zai does not declare it)"),
     ],
 )
 def test_invalid_config_stops_startup(table: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError) as info:
         plans({"zai": table})
-    assert message in str(info.value)
+    assert str(info.value) == message
 
 
 def test_accounts_are_accepted() -> None:
