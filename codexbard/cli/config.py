@@ -71,18 +71,8 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def secret_fields(spec: ProviderSpec) -> list[str]:
-    """The secret fields a provider declares: secret config/account keys and its API-key strategies' fields."""
-    from codexbard.providers.base import ApiKey
-
-    declared = getattr(spec, "secret_fields", None)
-    if callable(declared):
-        return sorted(declared())
-    fields = {key.name for key in (*spec.config_keys, *spec.account_keys) if key.secret}
-    for strategy in spec.strategies:
-        key = getattr(strategy, "key", None)
-        if isinstance(key, ApiKey):
-            fields.add(key.field)
-    return sorted(fields)
+    """The secret fields a provider declares (its secret settings and its API-key strategies' fields)."""
+    return sorted(spec.secret_fields())
 
 
 def redacted(value: Any, secret: frozenset[str], key: str = "") -> Any:

@@ -20,9 +20,7 @@ import signal
 import struct
 import termios
 from collections.abc import Mapping, Sequence
-from typing import Final
-
-import pyte
+from typing import Any, Final
 
 from codexbard.errors import ParseError, Timeout, Unavailable
 from codexbard.host.process import ProcessRunner, kill_group, signal_group, spawn_pty_child, strip_ansi
@@ -31,16 +29,21 @@ MAX_PTY_OUTPUT_BYTES: Final = 1024 * 1024
 _READ_CHUNK: Final = 64 * 1024
 
 
-class _Screen(pyte.Screen):
-    """A pyte screen that answers the program's terminal queries through the PTY."""
+def _screen_for(columns: int, lines: int, session: PtySession) -> tuple[Any, Any]:
+    """A pyte screen that answers the program's terminal queries through the PTY.
 
-    def __init__(self, columns: int, lines: int, session: PtySession) -> None:
-        super().__init__(columns, lines)
-        self._session = session
+    pyte is imported here, on first use: it costs the idle daemon about 2 MB of memory and only the
+    providers that scrape a terminal need it.
+    """
+    import pyte
 
-    def write_process_input(self, data: str) -> None:
-        """Answer a query (cursor position, status) as a real terminal would."""
-        self._session._write_now(data.encode())
+    class _Screen(pyte.Screen):
+        def write_process_input(self, data: str) -> None:
+            """Answer a query (cursor position, status) as a real terminal would."""
+            session._write_now(data.encode())
+
+    screen = _Screen(columns, lines)
+    return screen, pyte.ByteStream(screen)
 
 
 class PtySession:
@@ -51,8 +54,7 @@ class PtySession:
         self.cols = cols
         self.rows = rows
         self.max_output = max_output
-        self._screen = _Screen(cols, rows, self)
-        self._stream = pyte.ByteStream(self._screen)
+        self._screen, self._stream = _screen_for(cols, rows, self)
         self._raw = bytearray()
         self._changed = asyncio.Event()
         self._eof = False
