@@ -24,7 +24,7 @@ from typing import Any
 
 import uvicorn
 
-from codexbard.api.app import create_app
+from codexbard.api.entry import DaemonApp
 from codexbard.api.protocol import AcceptLoop, ConnectionTable, GuardedHttpProtocol, Limits
 from codexbard.api.security import is_loopback
 from codexbard.daemon import Daemon
@@ -167,7 +167,7 @@ class _Server(uvicorn.Server):
 def build_server(daemon: Daemon, sock: socket.socket, limits: Limits | None = None) -> _Server:
     """The HTTP server for one daemon; the app's lifespan starts and stops the daemon."""
     stopping = asyncio.Event()
-    app = create_app(daemon, stopping=stopping, stop_timeout=4.0)
+    app = DaemonApp(daemon, stopping=stopping, stop_timeout=4.0)
     limits = limits or connection_limits()
     config = uvicorn.Config(
         app,

@@ -13,9 +13,7 @@ produces a 500.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib.util
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Final
 
@@ -23,12 +21,14 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.types import Lifespan
 
 from codexbard import __version__
 from codexbard.api.context import ApiContext
 from codexbard.api.errors import install_handlers
+from codexbard.api.fast import UsageCache, context_of, daemon_lifespan, hot_routes
 from codexbard.api.routes import health, history, providers, refresh, status, usage
-from codexbard.api.security import GuardMiddleware, HotRoute, allowed_host_names
+from codexbard.api.security import GuardMiddleware, allowed_host_names
 from codexbard.daemon import Daemon
 
 DOCS_ASSETS: Final = "/docs/assets"
@@ -42,35 +42,28 @@ def docs_assets_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "static"
 
 
-def context_of(daemon: Daemon, stopping: asyncio.Event | None = None) -> ApiContext:
-    """The parts of a daemon the routes read."""
-    return ApiContext(
-        state=daemon.state,
-        registry=daemon.runtime.registry,
-        settings=daemon.runtime.settings,
-        clock=daemon.runtime.clock,
-        scheduler=daemon.scheduler,
-        store=daemon.store,
-        payloads=daemon.payloads,
-        uptime=daemon.uptime,
-        stopping=stopping,
-    )
-
-
 def create_app(daemon: Daemon, *, stopping: asyncio.Event | None = None, stop_timeout: float = 4.0) -> FastAPI:
-    """Build the app for one daemon; `stopping` is set when the server begins to shut down.
+    """Build the whole app for one daemon: guard, hot routes, router and a lifespan that runs the daemon.
 
-    The app's lifespan starts the daemon's jobs and stops the daemon (within `stop_timeout` seconds).
+    `stopping` is set when the server begins to shut down; the lifespan starts the daemon's jobs and stops
+    the daemon (within `stop_timeout` seconds). `codexbard serve` runs the same pieces through
+    `codexbard.api.entry.DaemonApp`, which loads this module only when a request needs the router.
     """
+    ctx = context_of(daemon, stopping)
+    cache = UsageCache(ctx)
+    app = router_app(ctx, cache, lifespan=lambda _: daemon_lifespan(daemon, stop_timeout))
+    settings = ctx.settings
+    app.add_middleware(
+        GuardMiddleware,
+        allowed_hosts=allowed_host_names(settings.host, settings.allowed_hosts),
+        token=settings.token.get_secret_value() if settings.token else None,
+        hot=hot_routes(ctx, cache),
+    )
+    return app
 
-    @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        try:
-            daemon.start()  # inside the try: a job that fails to start must still close the database
-            yield
-        finally:
-            await daemon.stop(timeout=stop_timeout)
 
+def router_app(ctx: ApiContext, cache: UsageCache, *, lifespan: Lifespan[FastAPI] | None = None) -> FastAPI:
+    """The FastAPI app of every route over one context, without the guard (the caller puts it in front)."""
     app = FastAPI(
         title="codexbard",
         version=__version__,
@@ -81,19 +74,6 @@ def create_app(daemon: Daemon, *, stopping: asyncio.Event | None = None, stop_ti
         swagger_ui_oauth2_redirect_url=None,
         # No OpenTelemetry here; asking for it costs every request a few environment lookups.
         telemetry={"tracing": False, "metrics": False, "logs": False},
-    )
-    ctx = context_of(daemon, stopping)
-    cache = usage.UsageCache(ctx)
-    # The busiest GET routes are answered by the guard itself, once it has let the request in,
-    # without the router and per-request models; the FastAPI routes serve the same bytes and
-    # describe them in /openapi.json.
-    hot: dict[str, HotRoute] = {"/usage": cache.hot, "/health": health.hot(ctx)}
-    settings = ctx.settings
-    app.add_middleware(
-        GuardMiddleware,
-        allowed_hosts=allowed_host_names(settings.host, settings.allowed_hosts),
-        token=settings.token.get_secret_value() if settings.token else None,
-        hot=hot,
     )
     install_handlers(app)
     app.include_router(usage.router(ctx, cache))

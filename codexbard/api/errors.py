@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+if TYPE_CHECKING:  # FastAPI is imported by the router app only (see `codexbard.api.fast`)
+    from fastapi import FastAPI
 
 log = logging.getLogger("codexbard.api")
 
@@ -45,6 +47,7 @@ def shutting_down() -> Response:
 
 def install_handlers(app: FastAPI) -> None:
     """Render every error as `{"error": …}`: client errors as 4xx, anything unexpected as a logged 500."""
+    from fastapi.exceptions import RequestValidationError
 
     async def client_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ClientError)

@@ -10,63 +10,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from starlette.datastructures import QueryParams
-from starlette.types import Scope
 
 from codexbard import render
 from codexbard.api.context import ApiContext
-from codexbard.api.errors import JSON_TYPE, ClientError, json_bytes, json_response
+from codexbard.api.errors import ClientError, json_response
+from codexbard.api.fast import UsageCache
 from codexbard.api.schemas import CLIENT_ERRORS, ErrorBody, FlatEntry
 from codexbard.models import ProviderPayload
-from codexbard.state import AccountState
-
-TEXT_TYPE = "text/plain; charset=utf-8"
-CACHE_ENTRIES = 256
-
-
-class UsageCache:
-    """Rendered `GET /usage` bodies keyed by the raw query, valid for one state version and one second."""
-
-    def __init__(self, ctx: ApiContext) -> None:
-        self._ctx = ctx
-        self._entries: dict[bytes, tuple[int, int, bytes, str]] = {}
-
-    def get(self, raw_query: bytes) -> tuple[int, bytes, str]:
-        """(status, body, content type) for a query string; client errors are not cached."""
-        ctx = self._ctx
-        now_second = int(ctx.clock.monotonic())
-        hit = self._entries.get(raw_query)
-        if hit is not None and hit[0] == ctx.state.version and hit[1] == now_second:
-            return 200, hit[2], hit[3]
-        try:
-            body, media = self._render(QueryParams(raw_query))
-        except ClientError as exc:
-            return exc.status, json_bytes(exc.body), JSON_TYPE
-        if len(self._entries) > CACHE_ENTRIES:
-            self._entries.clear()
-        self._entries[raw_query] = (ctx.state.version, now_second, body, media)
-        return 200, body, media
-
-    def hot(self, scope: Scope) -> tuple[int, bytes, str]:
-        """The guard middleware's entry point (`HotRoute`)."""
-        return self.get(scope.get("query_string", b""))
-
-    def _render(self, params: QueryParams) -> tuple[bytes, str]:
-        fmt = params.get("format", "json")
-        if fmt not in render.FORMATS:
-            raise ClientError(400, {"error": f"unknown format '{fmt}'", "known": list(render.FORMATS)})
-        accounts = self._ctx.select(params.getlist("provider"), params.get("account"))
-        return render_usage(self._ctx, accounts, fmt)
-
-
-def render_usage(ctx: ApiContext, accounts: list[AccountState], fmt: str) -> tuple[bytes, str]:
-    """The body and content type of some accounts' payloads in one of `render.FORMATS`."""
-    payloads = ctx.payloads(accounts)
-    if fmt == "json":
-        return render.payloads_json(payloads).encode(), JSON_TYPE
-    if fmt == "flat":
-        return json_bytes(render.flat(payloads)), JSON_TYPE
-    return render.text(payloads, ctx.clock.now()).encode(), TEXT_TYPE
 
 
 def router(ctx: ApiContext, cache: UsageCache) -> APIRouter:
