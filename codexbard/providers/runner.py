@@ -2,7 +2,8 @@
 
 A strategy that is not available counts as an attempt failed with `not_configured` (or
 `cli_missing`). When nothing succeeds, the reported error is that of the last attempt whose kind is
-neither `not_configured` nor `cli_missing`; if every attempt has one of those kinds, the last one.
+not soft (errors.KIND_POLICIES: neither `not_configured` nor `cli_missing`); if every attempt has a
+soft kind, the last one.
 """
 
 from __future__ import annotations
@@ -27,9 +28,6 @@ from codexbard.models import UsageSnapshot
 from codexbard.providers.base import FetchContext, ProviderSpec, Strategy
 
 log = logging.getLogger(__name__)
-
-_SOFT_KINDS = ("not_configured", "cli_missing")
-
 
 @dataclass(frozen=True)
 class Attempt:
@@ -74,7 +72,7 @@ class FetchOutcome:
 
 def _pick_error(errors: list[ProviderError]) -> ProviderError:
     for error in reversed(errors):
-        if error.kind not in _SOFT_KINDS:
+        if not error.soft:
             return error
     return errors[-1]
 
