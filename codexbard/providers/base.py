@@ -307,7 +307,8 @@ def _spec_problems(spec: ProviderSpec) -> list[str]:
         problems.append("default_interval_seconds must be an integer at least min_interval_seconds")
     if not (_number(spec.poll_deadline_seconds) and 0 < spec.poll_deadline_seconds <= 3600):
         problems.append("poll_deadline_seconds must be above 0 and at most 3600")
-    if not (_number(spec.refresh_floor_seconds) and isinstance(spec.refresh_floor_seconds, int) and 0 <= spec.refresh_floor_seconds <= 86400):
+    floor = spec.refresh_floor_seconds
+    if not (_number(floor) and isinstance(floor, int) and 0 <= floor <= 86400):
         problems.append("refresh_floor_seconds must be an integer from 0 to 86400")
     return problems
 
