@@ -9,9 +9,9 @@ import asyncio
 import logging
 import time
 
+from codexbard.events import EventHub
 from codexbard.models import ProviderPayload
 from codexbard.runtime import Runtime
-from codexbard.events import EventHub
 from codexbard.scheduler import PollScheduler
 from codexbard.state import AccountState, State
 from codexbard.store import Store

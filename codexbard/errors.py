@@ -89,7 +89,10 @@ KIND_POLICIES: Final[dict[ErrorKind, KindPolicy]] = {
 
 def policy_for(kind: str) -> KindPolicy:
     """The policy of an error kind (that of `internal` for an unknown one, e.g. from an old database)."""
-    return KIND_POLICIES.get(kind, KIND_POLICIES["internal"])  # type: ignore[call-overload]
+    for known, policy in KIND_POLICIES.items():
+        if known == kind:
+            return policy
+    return KIND_POLICIES["internal"]
 
 
 # The reference CLI's exit codes, carried in the payload's error.code (API.md).

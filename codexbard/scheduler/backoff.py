@@ -14,6 +14,7 @@ The backoff class of a failure comes from the error policy table (errors.KIND_PO
 from __future__ import annotations
 
 import math
+import socket
 from typing import Final
 
 import httpx
@@ -29,8 +30,8 @@ CONNECTION_SCHEDULE: Final[tuple[float, ...]] = (30.0, 60.0, 120.0)
 # attempt, so a client looping on POST /refresh cannot hammer a failing upstream.
 FAILURE_REFRESH_FLOOR_SECONDS: Final = 30.0
 
-# What httpx raises when no connection could be made at all.
-_CONNECT_ERRORS: Final = (httpx.ConnectError, httpx.ConnectTimeout)
+# What httpx (or the socket layer under it) raises when no connection could be made at all.
+_CONNECT_ERRORS: Final = (httpx.ConnectError, httpx.ConnectTimeout, ConnectionRefusedError, socket.gaierror)
 
 
 def clamp_retry_after(value: float | None) -> float | None:
@@ -48,7 +49,7 @@ def is_connection_failure(error: BaseException) -> bool:
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, _CONNECT_ERRORS) or isinstance(current, ConnectionRefusedError):
+        if isinstance(current, _CONNECT_ERRORS):
             return True
         current = current.__cause__ or current.__context__
     return False

@@ -67,10 +67,10 @@ def refresh_blocked(account: AccountState, now: datetime) -> str | None:
     floor = account.plan.spec.refresh_floor_seconds
     if floor and since_attempt is not None and since_attempt < floor:
         return f"inside the provider's {floor} s floor"
-    if account.error is not None and policy_for(account.error.kind).backoff == "exponential":
-        # Also connection failures, which travel as `unavailable`.
-        if since_attempt is not None and since_attempt < FAILURE_REFRESH_FLOOR_SECONDS:
-            return f"failed less than {FAILURE_REFRESH_FLOOR_SECONDS:g} s ago"
+    failing = account.error is not None and policy_for(account.error.kind).backoff == "exponential"
+    # Also connection failures, which travel as `unavailable`.
+    if failing and since_attempt is not None and since_attempt < FAILURE_REFRESH_FLOOR_SECONDS:
+        return f"failed less than {FAILURE_REFRESH_FLOOR_SECONDS:g} s ago"
     return None
 
 
