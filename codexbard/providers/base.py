@@ -295,10 +295,8 @@ def _spec_problems(spec: ProviderSpec) -> list[str]:
         known = set(ids)
         for mode, wanted in spec.source_modes.items():
             unknown = [i for i in wanted if i not in known]
-            if unknown:
+            if unknown:  # an empty mode is allowed: polling it reports "no strategy for source …"
                 problems.append(f"source mode {mode!r} names unknown strategies: {', '.join(unknown)}")
-            elif not wanted:
-                problems.append(f"source mode {mode!r} runs no strategy")
     if not _positive(spec.min_interval_seconds):
         problems.append("min_interval_seconds must be a positive integer")
     if spec.default_interval_seconds is not None and not (

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from codexbard.errors import (
-    CliMissing,
     Internal,
     NotConfigured,
     ParseError,
     ProviderError,
     Timeout,
+    error_class,
 )
 from codexbard.host.http import reset_poll_deadline, set_poll_deadline
 from codexbard.models import UsageSnapshot
@@ -80,9 +80,7 @@ def _pick_error(errors: list[ProviderError]) -> ProviderError:
 async def _try(strategy: Strategy, ctx: FetchContext) -> UsageSnapshot:
     availability = await strategy.available(ctx)
     if not availability.ok:
-        if availability.kind == "cli_missing":
-            raise CliMissing(availability.reason)
-        raise NotConfigured(availability.reason)
+        raise error_class(availability.kind)(availability.reason)  # not_configured or cli_missing
     return await strategy.fetch(ctx)
 
 
