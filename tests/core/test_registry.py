@@ -360,7 +360,7 @@ def test_a_broken_provider_module_is_logged_and_disabled(provider_modules: Path,
         "cbfakeproviders.again": "ValueError: duplicate provider id 'good'",
         "cbfakeproviders.missing": "ModuleNotFoundError: No module named 'cbfakeproviders.missing'",
     }
-    assert [r.getMessage() for r in caplog.records][0] == (
+    assert caplog.records[0].getMessage() == (
         "provider module cbfakeproviders.broken could not be loaded and is disabled "
         "(RuntimeError: half-installed dependency)"
     )

@@ -140,3 +140,20 @@ async def test_an_absurd_retry_after_is_clamped_saved_and_remembered(tmp_path: P
     await scheduler.refresh(["alpha"], timeout=5)  # the rate limit is remembered
     assert upstream.requests == 1
     await scheduler.shutdown(timeout=1)
+
+
+async def test_the_stored_failure_count_follows_the_schedule_across_a_restart(tmp_path: Path) -> None:
+    from codexbard.store import Store
+
+    upstream = answering(503)
+    store = await Store.open(tmp_path / "data" / "codexbard.db")
+    scheduler, state, clock = build(tmp_path, [spec(HttpStrategy(URL))], transport=upstream.transport(),
+                                    store=store)
+    await scheduler.poll("alpha")
+    clock.advance(60)
+    await scheduler.refresh(["alpha"], timeout=5)
+    [record] = await store.load_latest()
+    assert record.consecutive_failures == state.require("alpha").consecutive_failures == 1
+    assert [e["ok"] for e in await store.poll_log()] == [False, False]
+    await scheduler.shutdown(timeout=1)
+    await store.close()
