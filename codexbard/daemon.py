@@ -1,4 +1,7 @@
-"""The daemon: store, state and scheduler around one runtime, with start and stop."""
+"""The daemon: store, state (with its event hub) and scheduler around one runtime, with start and stop.
+
+Subscribe to state changes with `daemon.state.hub.subscribe(name, maxsize)` (see codexbard/events.py).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,10 @@ import asyncio
 import logging
 import time
 
+from codexbard.events import EventHub
 from codexbard.models import ProviderPayload
 from codexbard.runtime import Runtime
-from codexbard.scheduler.scheduler import PollScheduler
+from codexbard.scheduler import PollScheduler
 from codexbard.state import AccountState, State
 from codexbard.store import Store
 
@@ -38,22 +42,16 @@ class Daemon:
         """Open the database, detect providers and load the last stored data (marked stale)."""
         store = await Store.open(runtime.paths.database, clock=runtime.clock) if use_store else None
         detections = await asyncio.gather(*(runtime.detect(p) for p in runtime.plans))
-        state = State(AccountState(plan, detection) for plan, detection in zip(runtime.plans, detections, strict=True))
+        state = State(
+            (AccountState(plan, detection) for plan, detection in zip(runtime.plans, detections, strict=True)),
+            hub=EventHub(),
+        )
         if store is not None:
+            now = runtime.clock.now()
             for record in await store.load_latest():
-                key = record.provider if record.account is None else f"{record.provider}:{record.account}"
-                account = state.get(key)
-                if account is None:
-                    continue
-                account.snapshot = record.snapshot
-                account.source = record.source
-                account.fetched_at = record.fetched_at
-                account.error = record.error
-                account.last_attempt_at = record.last_attempt_at
-                account.last_success_at = record.last_success_at
-                account.consecutive_failures = record.consecutive_failures
-                account.stale = record.snapshot is not None
-            state.statuses.update(await store.load_statuses())
+                state.restore(record, now)
+            for provider_id, status in (await store.load_statuses()).items():
+                state.set_status(provider_id, status, now)
         for account in state.accounts.values():
             log.info("%s: %s (%s)", account.plan.key, "enabled" if account.enabled else "disabled",
                      account.detection.reason())

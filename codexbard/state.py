@@ -1,7 +1,10 @@
 """The in-memory view of every provider account: latest snapshot, error, schedule, status.
 
-The scheduler writes it after each poll (and the store persists the same facts); the API reads it,
-so no request touches the database or a provider.
+It is a state machine: an account's fields change only through the transition methods of `State`
+(`succeed`, `fail`, `restore`, `enable`, `disable`, `set_status`, plus `schedule` for the next run), each
+of which bumps `State.version` (the API caches rendered bytes by it) and publishes an `Event` with the
+payload-relevant facts before and after to the `EventHub`. The scheduler calls them after each poll (and
+the store persists the same facts); the API only reads, so no request touches the database or a provider.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from codexbard.events import AccountFacts, Event, EventHub, EventKind, Facts
 from codexbard.models import (
     FetchError,
     ProviderPayload,
@@ -19,8 +23,9 @@ from codexbard.models import (
 )
 from codexbard.pace import snapshot_pace
 from codexbard.providers.registry import AccountPlan
-from codexbard.providers.runner import Attempt
+from codexbard.providers.runner import Attempt, FetchOutcome
 from codexbard.runtime import Detection
+from codexbard.store.records import LatestRecord
 
 
 @dataclass
@@ -47,13 +52,34 @@ class AccountState:
         """Whether this account is polled."""
         return self.detection.enabled
 
+    @property
+    def key(self) -> str:
+        """`<provider>` or `<provider>:<account>`."""
+        return self.plan.key
+
+    def facts(self) -> AccountFacts:
+        """The payload-relevant facts now (what events carry as before and after)."""
+        return AccountFacts(
+            enabled=self.enabled,
+            snapshot=self.snapshot,
+            source=self.source,
+            fetched_at=self.fetched_at,
+            error=self.error,
+            stale=self.stale,
+            last_attempt_at=self.last_attempt_at,
+            last_success_at=self.last_success_at,
+            consecutive_failures=self.consecutive_failures,
+            next_run_at=self.next_run_at,
+            rate_limited_until=self.rate_limited_until,
+        )
+
     def disabled_error(self) -> FetchError:
         """The error shown for a provider that is not enabled."""
         spec = self.plan.spec
-        hint = f" {spec.enable_hint}" if spec.enable_hint else ""
-        return FetchError.of(
-            "not_configured", f"{spec.display_name} is not enabled ({self.detection.reason()}).{hint}"
-        )
+        reason = self.detection.reason()
+        # A strategy's missing-key reason already ends with the hint: say it once.
+        hint = f" {spec.enable_hint}" if spec.enable_hint and spec.enable_hint not in reason else ""
+        return FetchError.of("not_configured", f"{spec.display_name} is not enabled ({reason}).{hint}")
 
     def payload(
         self,
@@ -95,10 +121,11 @@ class AccountState:
 class State:
     """All account states in registry/config order, plus service statuses."""
 
-    def __init__(self, accounts: Iterable[AccountState]) -> None:
+    def __init__(self, accounts: Iterable[AccountState], hub: EventHub | None = None) -> None:
         self.accounts: dict[str, AccountState] = {a.plan.key: a for a in accounts}
         self.statuses: dict[str, ProviderStatus] = {}
         self.version = 0
+        self.hub = hub or EventHub()
 
     def touch(self) -> None:
         """Mark the state changed (invalidates rendered responses)."""
@@ -107,6 +134,136 @@ class State:
     def get(self, key: str) -> AccountState | None:
         """Return one account's state by `<provider>[:<account>]`."""
         return self.accounts.get(key)
+
+    def require(self, key: str) -> AccountState:
+        """Return one account's state; KeyError naming the key when there is none."""
+        account = self.accounts.get(key)
+        if account is None:
+            raise KeyError(f"no provider account {key!r}")
+        return account
+
+    # -- transitions -----------------------------------------------------------------------------
+
+    def _emit(self, kind: EventKind, key: str, before: Facts | None, after: Facts | None, at: datetime,
+              *, manual: bool = False) -> Event:
+        self.version += 1
+        event = Event(kind=kind, key=key, before=before, after=after, at=at, version=self.version, manual=manual)
+        self.hub.publish(event)
+        return event
+
+    def succeed(self, key: str, snapshot: UsageSnapshot, source: str, at: datetime, *,
+                attempts: list[Attempt] | None = None, next_run_at: datetime | None = None,
+                manual: bool = False) -> Event:
+        """A poll produced a snapshot: it replaces the last one; errors, failures and rate limits clear."""
+        account = self.require(key)
+        before = account.facts()
+        account.snapshot = snapshot
+        account.source = source
+        account.fetched_at = at
+        account.error = None
+        account.stale = False
+        account.last_attempt_at = at
+        account.last_success_at = at
+        account.consecutive_failures = 0
+        account.rate_limited_until = None
+        account.credential_fingerprint = None
+        account.attempts = list(attempts or [])
+        if next_run_at is not None:
+            account.next_run_at = next_run_at
+        return self._emit("success", key, before, account.facts(), at, manual=manual)
+
+    def fail(self, key: str, error: FetchError, at: datetime, *, attempts: list[Attempt] | None = None,
+             counts: bool = True, next_run_at: datetime | None = None,
+             rate_limited_until: datetime | None = None, credential_fingerprint: str | None = None,
+             manual: bool = False) -> Event:
+        """A poll failed: the last good snapshot stays (stale) beside the error.
+
+        `counts` says whether the failure adds to the consecutive failures the schedule backs off by (a
+        user-initiated refresh does not). A `rate_limited_until` later than the one known is remembered.
+        """
+        account = self.require(key)
+        before = account.facts()
+        account.error = error
+        account.stale = account.snapshot is not None
+        account.last_attempt_at = at
+        if counts:
+            account.consecutive_failures += 1
+        if rate_limited_until is not None and (
+            account.rate_limited_until is None or rate_limited_until > account.rate_limited_until
+        ):
+            account.rate_limited_until = rate_limited_until
+        if credential_fingerprint is not None:
+            account.credential_fingerprint = credential_fingerprint
+        account.attempts = list(attempts or [])
+        if next_run_at is not None:
+            account.next_run_at = next_run_at
+        return self._emit("failure", key, before, account.facts(), at, manual=manual)
+
+    def record_fetch(self, key: str, outcome: FetchOutcome, at: datetime, *, manual: bool = False) -> Event:
+        """Apply a pipeline outcome without scheduling (the one-shot CLI's path: nothing is re-polled)."""
+        if outcome.snapshot is not None:
+            return self.succeed(key, outcome.snapshot, outcome.source or "", at, attempts=outcome.attempts,
+                                manual=manual)
+        error = outcome.error
+        message = FetchError.of("internal", "the fetch produced neither a snapshot nor an error")
+        return self.fail(key, FetchError.from_exception(error) if error is not None else message, at,
+                         attempts=outcome.attempts, manual=manual)
+
+    def restore(self, record: LatestRecord, at: datetime) -> Event | None:
+        """Load an account's stored latest state at start (its snapshot is stale until re-polled).
+
+        Returns None for a record of an account that is no longer configured.
+        """
+        key = record.provider if record.account is None else f"{record.provider}:{record.account}"
+        account = self.get(key)
+        if account is None:
+            return None
+        before = account.facts()
+        account.snapshot = record.snapshot
+        account.source = record.source
+        account.fetched_at = record.fetched_at
+        account.error = record.error
+        account.last_attempt_at = record.last_attempt_at
+        account.last_success_at = record.last_success_at
+        account.consecutive_failures = max(0, record.consecutive_failures)
+        account.stale = record.snapshot is not None
+        return self._emit("restore", key, before, account.facts(), at)
+
+    def enable(self, key: str, detection: Detection, at: datetime, *, first_run: datetime | None = None) -> Event:
+        """Credentials appeared (or config enabled the account): it is polled from now on."""
+        account = self.require(key)
+        before = account.facts()
+        account.detection = detection
+        if first_run is not None:
+            account.next_run_at = first_run
+        return self._emit("enable", key, before, account.facts(), at)
+
+    def disable(self, key: str, detection: Detection, at: datetime) -> Event:
+        """Credentials disappeared (or config disabled the account): it is no longer polled."""
+        account = self.require(key)
+        before = account.facts()
+        account.detection = detection
+        account.next_run_at = None
+        return self._emit("disable", key, before, account.facts(), at)
+
+    def schedule(self, key: str, when: datetime | None) -> None:
+        """Set an account's next scheduled poll (shown as nextRefreshAt; no event)."""
+        account = self.require(key)
+        if account.next_run_at != when:
+            account.next_run_at = when
+            self.version += 1
+
+    def note_credentials(self, key: str, fingerprint: str) -> None:
+        """Remember what the credentials looked like when a poll failed for want of them."""
+        self.require(key).credential_fingerprint = fingerprint
+
+    def set_status(self, provider_id: str, status: ProviderStatus, at: datetime) -> Event:
+        """A provider's service status was read (or restored from the database)."""
+        before = self.statuses.get(provider_id)
+        self.statuses[provider_id] = status
+        return self._emit("status", provider_id, before, status, at)
+
+    # -- queries ---------------------------------------------------------------------------------
 
     def for_provider(self, provider_id: str) -> list[AccountState]:
         """Every account state of one provider, in config order."""

@@ -12,7 +12,7 @@ from codexbard.config import Settings
 from codexbard.host.clock import Clock
 from codexbard.models import ProviderPayload
 from codexbard.providers.registry import Registry
-from codexbard.scheduler.scheduler import PollScheduler
+from codexbard.scheduler import PollScheduler
 from codexbard.state import AccountState, State
 from codexbard.store import Store
 

@@ -246,7 +246,7 @@ def _set_secret(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         if not ACCOUNT_LABEL.match(args.account):
             raise CliError(f"--account '{args.account}': labels use only letters, digits, '_', '.' and '-'",
                            EXIT_USAGE)
-        if not spec.account_keys:
+        if not spec.account_setting_keys():
             raise CliError(f"{spec.display_name} has no accounts; leave out --account", EXIT_USAGE)
         labels = [p.account for p in runtime.plans_for(spec.id) if p.account is not None]
         if args.account not in labels:

@@ -23,7 +23,7 @@ from codexbard.cli.common import (
 
 if TYPE_CHECKING:
     from codexbard.models import ProviderStatus
-    from codexbard.state import AccountState
+    from codexbard.state import State
 
 NAME = "usage"
 
@@ -48,8 +48,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """Fetch, print, and exit 1 when any requested provider failed."""
     from codexbard import render
     from codexbard.cli.status import poll_statuses
-    from codexbard.models import FetchError
-    from codexbard.state import AccountState
+    from codexbard.state import AccountState, State
 
     runtime = load_runtime(env, args.config)
     plans = select_plans(runtime, args.provider, args.account)
@@ -62,35 +61,26 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if not plans and not args.provider:
         err("no provider is enabled; run `codexbard providers` to see what each one needs")
 
-    async def fetch() -> tuple[list[AccountState], dict[str, ProviderStatus]]:
+    async def fetch() -> tuple[State, dict[str, ProviderStatus]]:
         # Like GET /usage: a requested provider that is not enabled is reported, not fetched.
-        accounts = [AccountState(p, await runtime.detect(p)) for p in plans]
+        state = State([AccountState(p, await runtime.detect(p)) for p in plans])
+        polled = state.enabled()
         try:
-            outcomes = await asyncio.gather(*(runtime.fetch(a.plan, args.source) for a in accounts if a.enabled))
+            outcomes = await asyncio.gather(*(runtime.fetch(a.plan, args.source) for a in polled))
             statuses = await poll_statuses(runtime, plans) if args.status else {}
         finally:
             await runtime.aclose()
-        states = []
         now = runtime.clock.now()
-        fetched = iter(outcomes)
-        for account in accounts:
-            if not account.enabled:
-                account.error = account.disabled_error()
-                states.append(account)
-                continue
-            outcome = next(fetched)
-            account.snapshot = outcome.snapshot
-            account.source = outcome.source
-            account.fetched_at = now if outcome.snapshot is not None else None
-            if outcome.error is not None:
-                account.error = FetchError.from_exception(outcome.error)
-            states.append(account)
-        return states, statuses
+        for account, outcome in zip(polled, outcomes, strict=True):
+            state.record_fetch(account.plan.key, outcome, now)
+        return state, statuses
 
-    states, statuses = asyncio.run(fetch())
+    state, statuses = asyncio.run(fetch())
     now = runtime.clock.now()
     redact = runtime.settings.redact_identity
-    payloads = [a.payload(now, statuses.get(a.plan.spec.id), redact=redact, scheduled=False) for a in states]
+    # `scheduled` only for the accounts that are not enabled: their payload says how to enable them.
+    payloads = [a.payload(now, statuses.get(a.plan.spec.id), redact=redact, scheduled=not a.enabled)
+                for a in state.accounts.values()]
     if args.format == "json":
         print(render.payloads_json(payloads, pretty=args.pretty))
     elif args.format == "flat":

@@ -18,7 +18,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue, SecretStr, create_model
 from pydantic.fields import FieldInfo
 
-from codexbard.errors import NotConfigured, ProviderError
+from codexbard.errors import NotConfigured, ProviderError, SpecError
 from codexbard.host.clock import Clock
 from codexbard.host.credentials import CredentialResolver, Secret, SecretLookup
 from codexbard.host.credfile import CredentialFiles, WatchedFiles
@@ -341,6 +341,12 @@ class ProviderSpec:
     account_settings: type[ProviderSettings] | None = None
     env: tuple[EnvVar, ...] = ()
 
+    def __post_init__(self) -> None:
+        """Refuse a descriptor that cannot work, naming the provider and the field (a ValueError)."""
+        problems = _spec_problems(self)
+        if problems:
+            raise SpecError(f"provider spec {self.id!r} is invalid: {'; '.join(problems)}")
+
     def modes(self) -> dict[str, tuple[str, ...]]:
         """Source modes and the strategy ids each runs; `auto` runs every strategy in order."""
         if self.source_modes:
@@ -427,3 +433,46 @@ class ProviderSpec:
             if key.secret:
                 names.append(key.name)
         return tuple(dict.fromkeys(names))
+
+
+def _spec_problems(spec: ProviderSpec) -> list[str]:
+    """Every reason a descriptor is unusable (empty when it is fine)."""
+    problems: list[str] = []
+    if not spec.id or spec.id != spec.id.strip() or ":" in spec.id:
+        problems.append("id must be a non-empty name without spaces or ':'")
+    if not spec.strategies:
+        problems.append("it has no strategies")
+    ids = [s.id for s in spec.strategies]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        problems.append(f"duplicate strategy ids: {', '.join(duplicates)}")
+    if spec.source_modes:
+        if "auto" not in spec.source_modes:
+            problems.append("source_modes has no 'auto' mode")
+        known = set(ids)
+        for mode, wanted in spec.source_modes.items():
+            unknown = [i for i in wanted if i not in known]
+            if unknown:  # an empty mode is allowed: polling it reports "no strategy for source …"
+                problems.append(f"source mode {mode!r} names unknown strategies: {', '.join(unknown)}")
+    if not _positive(spec.min_interval_seconds):
+        problems.append("min_interval_seconds must be a positive integer")
+    if spec.default_interval_seconds is not None and not (
+        _positive(spec.default_interval_seconds) and spec.default_interval_seconds >= spec.min_interval_seconds
+    ):
+        problems.append("default_interval_seconds must be an integer at least min_interval_seconds")
+    if not (_number(spec.poll_deadline_seconds) and 0 < spec.poll_deadline_seconds <= 3600):
+        problems.append("poll_deadline_seconds must be above 0 and at most 3600")
+    floor = spec.refresh_floor_seconds
+    if not (_number(floor) and isinstance(floor, int) and 0 <= floor <= 86400):
+        problems.append("refresh_floor_seconds must be an integer from 0 to 86400")
+    return problems
+
+
+def _number(value: object) -> bool:
+    """An int or float that is not a bool."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _positive(value: object) -> bool:
+    """An int (not a bool) above zero and at most a day."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 86400

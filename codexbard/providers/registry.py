@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from codexbard.config import ProviderConfig, Settings, validate_provider_table
 from codexbard.errors import ConfigError
@@ -19,8 +20,10 @@ _COMMON_ACCOUNT_KEYS = frozenset({"label"})
 class Registry:
     """An ordered, immutable set of provider descriptors."""
 
-    def __init__(self, specs: Iterable[ProviderSpec]) -> None:
+    def __init__(self, specs: Iterable[ProviderSpec], broken: dict[str, str] | None = None) -> None:
         self._specs: dict[str, ProviderSpec] = {}
+        # Provider modules that could not be loaded: module name → one-line reason (for `doctor` and logs).
+        self.broken: dict[str, str] = dict(broken or {})
         for spec in specs:
             if spec.id in self._specs:
                 raise ValueError(f"duplicate provider id {spec.id!r}")
@@ -44,11 +47,46 @@ class Registry:
         return list(self._specs)
 
 
-def default_registry() -> Registry:
-    """The built-in providers, in the order `/usage` lists them."""
-    from codexbard.providers import kimik2, openrouter, warp, zai
+# The built-in provider modules, in the order `/usage` lists them; each exports `PROVIDER`.
+PROVIDER_MODULES: Final[tuple[str, ...]] = (
+    "codexbard.providers.zai",
+    "codexbard.providers.kimik2",
+    "codexbard.providers.warp",
+    "codexbard.providers.openrouter",
+)
 
-    return Registry((zai.PROVIDER, kimik2.PROVIDER, warp.PROVIDER, openrouter.PROVIDER))
+
+def load_registry(modules: Sequence[str]) -> Registry:
+    """Import each provider module and take its `PROVIDER`.
+
+    A module that fails to import, has no valid `PROVIDER`, or repeats an id is logged and left out
+    (recorded in `Registry.broken`): one broken provider never stops the daemon or the other providers.
+    """
+    specs: list[ProviderSpec] = []
+    seen: set[str] = set()
+    broken: dict[str, str] = {}
+    for name in modules:
+        try:
+            module = importlib.import_module(name)
+            spec = getattr(module, "PROVIDER", None)
+            if not isinstance(spec, ProviderSpec):
+                raise TypeError(f"{name}.PROVIDER is not a ProviderSpec")
+            if spec.id in seen:
+                raise ValueError(f"duplicate provider id {spec.id!r}")
+        except Exception as exc:  # any failure of a provider's own code: that provider is disabled
+            reason = str(exc).splitlines()[0] if str(exc) else ""
+            broken[name] = f"{type(exc).__name__}: {reason}" if reason else type(exc).__name__
+            log.error("provider module %s could not be loaded and is disabled (%s)", name, broken[name])
+            log.debug("loading %s failed", name, exc_info=True)
+            continue
+        seen.add(spec.id)
+        specs.append(spec)
+    return Registry(specs, broken)
+
+
+def default_registry() -> Registry:
+    """The built-in providers, in the order `/usage` lists them (broken ones left out, logged)."""
+    return load_registry(PROVIDER_MODULES)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 A strategy that is not available counts as an attempt failed with `not_configured` (or
 `cli_missing`). When nothing succeeds, the reported error is that of the last attempt whose kind is
-neither `not_configured` nor `cli_missing`; if every attempt has one of those kinds, the last one.
+not soft (errors.KIND_POLICIES: neither `not_configured` nor `cli_missing`); if every attempt has a
+soft kind, the last one.
 """
 
 from __future__ import annotations
@@ -15,21 +16,18 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from codexbard.errors import (
-    CliMissing,
     Internal,
     NotConfigured,
     ParseError,
     ProviderError,
     Timeout,
+    error_class,
 )
 from codexbard.host.http import reset_poll_deadline, set_poll_deadline
 from codexbard.models import UsageSnapshot
 from codexbard.providers.base import FetchContext, ProviderSpec, Strategy
 
 log = logging.getLogger(__name__)
-
-_SOFT_KINDS = ("not_configured", "cli_missing")
-
 
 @dataclass(frozen=True)
 class Attempt:
@@ -74,7 +72,7 @@ class FetchOutcome:
 
 def _pick_error(errors: list[ProviderError]) -> ProviderError:
     for error in reversed(errors):
-        if error.kind not in _SOFT_KINDS:
+        if not error.soft:
             return error
     return errors[-1]
 
@@ -82,9 +80,7 @@ def _pick_error(errors: list[ProviderError]) -> ProviderError:
 async def _try(strategy: Strategy, ctx: FetchContext) -> UsageSnapshot:
     availability = await strategy.available(ctx)
     if not availability.ok:
-        if availability.kind == "cli_missing":
-            raise CliMissing(availability.reason)
-        raise NotConfigured(availability.reason)
+        raise error_class(availability.kind)(availability.reason)  # not_configured or cli_missing
     return await strategy.fetch(ctx)
 
 

@@ -1,4 +1,4 @@
-"""Retention and downsampling statements, as pure functions of the cut-off instants.
+"""Retention and downsampling: statements as pure functions of the cut-off instants, and the job that runs them.
 
 Bands by age (DESIGN.md): younger than `raw_for` every sample stays; up to `five_minute_until` one sample
 per 5-minute bucket; up to `hourly_until` one per hour; older ones go. Buckets are aligned to the epoch
@@ -14,12 +14,16 @@ bucket size, so no bucket is split between two transactions.
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
+from codexbard.store.database import Database
 from codexbard.store.records import RetentionPolicy, to_epoch
+
+log = logging.getLogger(__name__)
 
 FIVE_MINUTES: Final = 300
 ONE_HOUR: Final = 3600
@@ -88,3 +92,31 @@ def cuts_for(now: datetime, policy: RetentionPolicy) -> Cuts:
         hourly=to_epoch(now - policy.hourly_until),
         poll_log=to_epoch(now - policy.poll_log_for),
     )
+
+
+async def run_retention(db: Database, policy: RetentionPolicy, now: datetime) -> dict[str, int]:
+    """Downsample and expire history and the poll log; return how many rows each table lost."""
+    cuts = cuts_for(now, policy)
+    counts = {"window_samples": 0, "window_series": 0, "poll_log": 0}
+    async with db.transaction() as conn:
+        cursor = await conn.execute(EXPIRE_SAMPLES_SQL, {"cut": cuts.hourly})
+        counts["window_samples"] += max(cursor.rowcount, 0)
+    for band_lo, band_hi, bucket, width in (
+        (cuts.five_minute, cuts.raw, FIVE_MINUTES, FIVE_MINUTE_SLICE),
+        (cuts.hourly, cuts.five_minute, ONE_HOUR, HOURLY_SLICE),
+    ):
+        for lo, hi in slices(band_lo, band_hi, width):
+            async with db.transaction() as conn:
+                cursor = await conn.execute(DOWNSAMPLE_SQL, {"lo": lo, "hi": hi, "bucket": bucket})
+                counts["window_samples"] += max(cursor.rowcount, 0)
+    async with db.transaction() as conn:
+        cursor = await conn.execute(EMPTY_SERIES_SQL)
+        counts["window_series"] += max(cursor.rowcount, 0)
+    async with db.transaction() as conn:
+        cursor = await conn.execute(EXPIRE_POLL_LOG_SQL, {"cut": cuts.poll_log})
+        counts["poll_log"] += max(cursor.rowcount, 0)
+        cursor = await conn.execute(CAP_POLL_LOG_SQL, {"keep": max(policy.poll_log_max_rows, 0)})
+        counts["poll_log"] += max(cursor.rowcount, 0)
+    if any(counts.values()):
+        log.info("database %s: retention deleted %s", db.path, counts)
+    return counts

@@ -353,7 +353,7 @@ def test_set_secret_stores_into_the_secrets_file(clean_env: Path, monkeypatch: p
 
 def test_set_secret_account_and_field(clean_env: Path, monkeypatch: pytest.MonkeyPatch,
                                       capsys: pytest.CaptureFixture[str]) -> None:
-    spec = next(s for s in default_registry() if s.account_keys)
+    spec = next(s for s in default_registry() if s.account_setting_keys())
     field = secret_fields(spec)[0]
     write_config(clean_env, f'[[providers.{spec.id}.accounts]]\nlabel = "work"\n')
     env = base_env(clean_env)

@@ -151,7 +151,7 @@ def test_overrides_password_is_masked_by_show_and_doctor(clean_env: Path,
 
 
 def test_provider_declared_secrets_are_masked_by_show(clean_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    spec = next(s for s in default_registry() if s.account_keys and secret_fields(s))
+    spec = next(s for s in default_registry() if s.account_setting_keys() and secret_fields(s))
     field = secret_fields(spec)[0]
     write_config(clean_env, f'[[providers.{spec.id}.accounts]]\nlabel = "w"\n{field} = "{PASSWORD}"\n')
     result = run(capsys, base_env(clean_env), "config", "show")
@@ -204,7 +204,7 @@ def test_set_secret_refuses_an_undeclared_field(clean_env: Path, monkeypatch: py
 def test_set_secret_refuses_an_account_for_a_provider_without_accounts(
     clean_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    spec = next(s for s in default_registry() if not s.account_keys)
+    spec = next(s for s in default_registry() if not s.account_setting_keys())
     monkeypatch.setattr("sys.stdin", io.StringIO("value\n"))
     result = run(capsys, base_env(clean_env), "config", "set-secret", "--provider", spec.id,
                  "--account", "work", "--stdin")
@@ -216,7 +216,7 @@ def test_set_secret_refuses_an_account_for_a_provider_without_accounts(
 def test_set_secret_refuses_an_account_that_is_not_configured(
     clean_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    spec = next(s for s in default_registry() if s.account_keys)
+    spec = next(s for s in default_registry() if s.account_setting_keys())
     write_config(clean_env, f'[[providers.{spec.id}.accounts]]\nlabel = "home"\n')
     monkeypatch.setattr("sys.stdin", io.StringIO("value\n"))
     result = run(capsys, base_env(clean_env), "config", "set-secret", "--provider", spec.id,

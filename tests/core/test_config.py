@@ -25,6 +25,7 @@ from codexbard.config import (
 from codexbard.errors import ConfigError
 from codexbard.providers.base import ProviderSpec
 from codexbard.providers.registry import Registry
+from tests.fakes import ScriptedStrategy
 
 
 def write(path: Path, text: str) -> Path:
@@ -424,7 +425,7 @@ def test_env_values_follow_the_same_rules(clean_env: Path, env: dict[str, str], 
 
 
 def spec(provider_id: str, minimum: int, default: int | None = None) -> ProviderSpec:
-    return ProviderSpec(id=provider_id, display_name=provider_id.capitalize(), strategies=(),
+    return ProviderSpec(id=provider_id, display_name=provider_id.capitalize(), strategies=(ScriptedStrategy([]),),
                         min_interval_seconds=minimum, default_interval_seconds=default)
 
 

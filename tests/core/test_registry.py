@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import tomllib
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
 from codexbard.config import Settings
-from codexbard.errors import ConfigError
+from codexbard.errors import ConfigError, SpecError
 from codexbard.models import UsageSnapshot
 from codexbard.providers.base import Availability, ConfigKey, FetchContext, ProviderSpec, Strategy
-from codexbard.providers.registry import AccountPlan, Registry, plan_accounts
+from codexbard.providers.registry import AccountPlan, Registry, default_registry, load_registry, plan_accounts
 
 
 class Api(Strategy):
@@ -254,3 +257,128 @@ def test_empty_accounts_list_polls_nothing() -> None:
     data: dict[str, Any] = {"providers": {"alpha": {"accounts": []}}}
     assert [p.key for p in plan_accounts(Settings(**data), registry())] == ["beta"]
 
+
+
+# -- ProviderSpec validation -----------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"strategies": (Api(), Api())}, "duplicate strategy ids: api"),
+        ({"strategies": ()}, "it has no strategies"),
+        ({"source_modes": {"auto": ("api",), "web": ("web", "cookie")}},
+         "source mode 'web' names unknown strategies: web, cookie"),
+        ({"source_modes": {"api": ("api",)}}, "source_modes has no 'auto' mode"),
+        ({"min_interval_seconds": 0}, "min_interval_seconds must be a positive integer"),
+        ({"min_interval_seconds": True}, "min_interval_seconds must be a positive integer"),
+        ({"default_interval_seconds": 30, "min_interval_seconds": 60},
+         "default_interval_seconds must be an integer at least min_interval_seconds"),
+        ({"default_interval_seconds": 10**30},
+         "default_interval_seconds must be an integer at least min_interval_seconds"),
+        ({"poll_deadline_seconds": 0.0}, "poll_deadline_seconds must be above 0 and at most 3600"),
+        ({"poll_deadline_seconds": float("nan")}, "poll_deadline_seconds must be above 0 and at most 3600"),
+        ({"refresh_floor_seconds": -1}, "refresh_floor_seconds must be an integer from 0 to 86400"),
+        ({"id": ""}, "id must be a non-empty name without spaces or ':'"),
+        ({"id": "a:b"}, "id must be a non-empty name without spaces or ':'"),
+    ],
+)
+def test_provider_spec_is_validated_when_built(kwargs: dict[str, Any], message: str) -> None:
+    fields: dict[str, Any] = {"id": "gamma", "display_name": "Gamma", "strategies": (Api(),), **kwargs}
+    with pytest.raises(SpecError) as info:
+        ProviderSpec(**fields)
+    assert str(info.value) == f"provider spec {fields['id']!r} is invalid: {message}"
+    assert isinstance(info.value, ValueError)
+
+
+def test_several_spec_problems_are_reported_together() -> None:
+    with pytest.raises(SpecError) as info:
+        ProviderSpec(id="gamma", display_name="Gamma", strategies=(Api(), Api()), min_interval_seconds=-5)
+    assert str(info.value) == (
+        "provider spec 'gamma' is invalid: duplicate strategy ids: api; "
+        "min_interval_seconds must be a positive integer"
+    )
+
+
+def test_the_built_in_specs_are_valid() -> None:
+    registry = default_registry()
+    assert registry.ids() == ["zai", "kimik2", "warp", "openrouter"]
+    assert registry.broken == {}
+
+
+# -- a provider whose module cannot be loaded is disabled, the rest keep working --------------------
+
+GOOD_MODULE = '''
+from codexbard.models import UsageSnapshot
+from codexbard.providers.base import Availability, ProviderSpec, Strategy
+
+
+class Api(Strategy):
+    id = "api"
+    kind = "api"
+    source_label = "api"
+
+    async def available(self, ctx):
+        return Availability.yes()
+
+    async def fetch(self, ctx):
+        return UsageSnapshot()
+
+
+PROVIDER = ProviderSpec(id="{id}", display_name="{id}", strategies=(Api(),))
+'''
+
+
+@pytest.fixture
+def provider_modules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    package = tmp_path / "cbfakeproviders"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "good.py").write_text(GOOD_MODULE.replace("{id}", "good"))
+    (package / "broken.py").write_text("import codexbard\nraise RuntimeError('half-installed dependency')\n")
+    (package / "syntax.py").write_text("def (:\n")
+    (package / "invalid.py").write_text(GOOD_MODULE.replace("strategies=(Api(),)", "strategies=(Api(), Api())")
+                                        .replace("{id}", "invalid"))
+    (package / "nospec.py").write_text("VALUE = 1\n")
+    (package / "again.py").write_text(GOOD_MODULE.replace("{id}", "good"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield package
+    for name in [m for m in sys.modules if m.startswith("cbfakeproviders")]:
+        del sys.modules[name]
+
+
+def test_a_broken_provider_module_is_logged_and_disabled(provider_modules: Path,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    names = [f"cbfakeproviders.{n}" for n in ("broken", "good", "syntax", "invalid", "nospec", "again", "missing")]
+    with caplog.at_level(logging.ERROR, logger="codexbard.providers.registry"):
+        registry = load_registry(names)
+    assert registry.ids() == ["good"]
+    assert registry.broken == {
+        "cbfakeproviders.broken": "RuntimeError: half-installed dependency",
+        "cbfakeproviders.syntax": "SyntaxError: invalid syntax (syntax.py, line 1)",
+        "cbfakeproviders.invalid": "SpecError: provider spec 'invalid' is invalid: duplicate strategy ids: api",
+        "cbfakeproviders.nospec": "TypeError: cbfakeproviders.nospec.PROVIDER is not a ProviderSpec",
+        "cbfakeproviders.again": "ValueError: duplicate provider id 'good'",
+        "cbfakeproviders.missing": "ModuleNotFoundError: No module named 'cbfakeproviders.missing'",
+    }
+    assert caplog.records[0].getMessage() == (
+        "provider module cbfakeproviders.broken could not be loaded and is disabled "
+        "(RuntimeError: half-installed dependency)"
+    )
+    assert len(caplog.records) == 6
+
+
+async def test_the_daemon_runs_without_the_broken_provider(provider_modules: Path, tmp_path: Path) -> None:
+    from codexbard.daemon import Daemon
+    from tests.fakes import make_runtime
+
+    registry = load_registry(["cbfakeproviders.broken", "cbfakeproviders.good"])
+    runtime = make_runtime(tmp_path, list(registry))
+    daemon = await Daemon.open(runtime, use_store=False)
+    daemon.start()
+    try:
+        assert list(daemon.state.accounts) == ["good"]
+        await daemon.scheduler.poll("good")
+        good = daemon.state.require("good")
+        assert good.error is None and good.snapshot == UsageSnapshot()
+    finally:
+        await daemon.stop(timeout=1)

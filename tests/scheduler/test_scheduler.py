@@ -13,9 +13,10 @@ import pytest
 
 from codexbard.errors import AuthRequired, RateLimited, Unavailable
 from codexbard.models import FetchError, ProviderStatus
-from codexbard.scheduler.scheduler import PollScheduler
+from codexbard.scheduler import PollScheduler
 from codexbard.state import AccountState, State
 from codexbard.status.source import StatusSource
+from codexbard.store import PollRecord
 from tests.fakes import ScriptedStrategy, fake_spec, make_runtime, snapshot
 
 
@@ -39,15 +40,9 @@ class RecordingStore:
         if self.fail:
             raise OSError("database or disk is full")
 
-    async def save_success(self, *args: Any) -> None:
-        await self._record("save_success", *args)
-
-    async def save_failure(self, *args: Any) -> int:
-        await self._record("save_failure", *args)
-        return 1
-
-    async def log_poll(self, *args: Any) -> None:
-        await self._record("log_poll", *args)
+    async def record_poll(self, poll: PollRecord) -> int:
+        await self._record("record_poll", poll)
+        return 0 if poll.ok else 1
 
     async def save_status(self, *args: Any) -> None:
         await self._record("save_status", *args)
@@ -106,10 +101,15 @@ async def test_refresh_floor_blocks_a_second_attempt(tmp_path: Path) -> None:
     assert strategy.calls == 1
 
 
-async def test_refresh_after_auth_failure_polls_again(tmp_path: Path) -> None:
+async def test_refresh_after_auth_failure_waits_for_changed_credentials(tmp_path: Path) -> None:
+    # Changed deliberately (issue 6): a refresh no longer skips the credential back-off; it polls again
+    # only once the credentials change.
     strategy = ScriptedStrategy([AuthRequired("expired"), snapshot(3.0)])
     scheduler, state = build(tmp_path, {"alpha": strategy})
     await scheduler.refresh(["alpha"], timeout=1)
+    await scheduler.refresh(["alpha"], timeout=1)
+    assert strategy.calls == 1
+    (scheduler.runtime.paths.config_dir / "secrets.toml").write_text('"alpha:api_key" = "new"\n')
     await scheduler.refresh(["alpha"], timeout=1)
     account = state.get("alpha")
     assert strategy.calls == 2 and account is not None and account.error is None
@@ -154,7 +154,7 @@ async def test_store_failures_do_not_break_polling(tmp_path: Path) -> None:
     await scheduler.poll("alpha")
     account = state.get("alpha")
     assert account is not None and account.snapshot is not None and account.error is None
-    assert [c[0] for c in store.calls] == ["save_success", "log_poll"]
+    assert [c[0] for c in store.calls] == ["record_poll"]  # one transaction per poll
 
 
 async def test_poll_log_records_attempts(tmp_path: Path) -> None:
@@ -165,10 +165,12 @@ async def test_poll_log_records_attempts(tmp_path: Path) -> None:
     scheduler = PollScheduler(runtime, state, store)
     await scheduler.poll("alpha")
     names = [c[0] for c in store.calls]
-    assert names == ["save_failure", "log_poll"]
-    provider, account, _, _, ok, kind, attempts = store.calls[1][1]
-    assert (provider, account, ok, kind) == ("alpha", None, False, "unavailable")
-    assert attempts[0]["strategy"] == "api" and attempts[0]["errorKind"] == "unavailable"
+    assert names == ["record_poll"]
+    poll = store.calls[0][1][0]
+    assert (poll.provider, poll.account, poll.ok, poll.snapshot) == ("alpha", None, False, None)
+    assert poll.error == FetchError(kind="unavailable", message="boom (HTTP 500)", code=1)
+    assert poll.consecutive_failures == 1
+    assert poll.attempts[0]["strategy"] == "api" and poll.attempts[0]["errorKind"] == "unavailable"
 
 
 async def test_start_staggers_first_runs_and_shutdown_is_prompt(tmp_path: Path) -> None:
@@ -195,7 +197,7 @@ async def test_disabled_accounts_get_no_job_until_detected(tmp_path: Path) -> No
     scheduler.start()
     assert account.next_run_at is None
     strategy.is_available = True
-    await scheduler._detect_job()
+    await scheduler.jobs.detect_job()
     assert account.enabled and account.next_run_at is not None
     await scheduler.shutdown(timeout=1)
 
@@ -219,7 +221,7 @@ async def test_status_job_stores_results(tmp_path: Path) -> None:
     store = RecordingStore()
     poller = Poller()
     scheduler = PollScheduler(runtime, state, store, status_poller=poller)
-    await scheduler._status_job()
+    await scheduler.jobs.status_job()
     assert list(poller.seen) == ["alpha"]  # link-only sources are never polled
     assert state.statuses == {"alpha": status}
     assert store.calls[0][0] == "save_status"
@@ -234,10 +236,10 @@ async def test_changed_credentials_end_an_auth_backoff_at_once(tmp_path: Path) -
     assert account is not None and account.error is not None and account.next_run_at is not None
     assert account.last_attempt_at is not None
     assert (account.next_run_at - account.last_attempt_at) == timedelta(seconds=3600)
-    await scheduler._detect_job()  # nothing changed: the hour-long wait stands
+    await scheduler.jobs.detect_job()  # nothing changed: the hour-long wait stands
     assert (account.next_run_at - account.last_attempt_at) == timedelta(seconds=3600)
     secrets = scheduler.runtime.paths.config_dir / "secrets.toml"
     secrets.write_text('"alpha:api_key" = "new"\n')  # what `codexbard config set-secret` rewrites
-    await scheduler._detect_job()
+    await scheduler.jobs.detect_job()
     assert account.next_run_at <= datetime.now(account.next_run_at.tzinfo) + timedelta(seconds=1)
     await scheduler.shutdown(timeout=1)

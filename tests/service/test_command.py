@@ -20,6 +20,9 @@ from tests.cli import Result, base_env, run
 UID = os.getuid()
 FAKE = """#!/bin/sh
 # Record the argv (one line, fields separated by |), then answer like the real tool would.
+# The paths are written in: children get a scrubbed environment (codexbard.host.process).
+FAKE_LOG='{log}'
+FAKE_DIR='{dir}'
 name=$(basename "$0")
 { printf '%s' "$name"; for arg in "$@"; do printf '|%s' "$arg"; done; printf '\\n'; } >> "$FAKE_LOG"
 case "$name $1" in
@@ -40,11 +43,11 @@ class Fakes:
         self.log = root / "argv.log"
         for name in ("systemctl", "launchctl", "loginctl"):
             path = self.dir / name
-            path.write_text(FAKE)
+            path.write_text(FAKE.replace("{log}", str(self.log)).replace("{dir}", str(self.dir)))
             path.chmod(0o755)
 
     def env(self, home: Path) -> dict[str, str]:
-        return base_env(home, PATH=f"{self.dir}:{os.environ['PATH']}", FAKE_LOG=str(self.log), FAKE_DIR=str(self.dir))
+        return base_env(home, PATH=f"{self.dir}:{os.environ['PATH']}")
 
     def calls(self) -> list[str]:
         """Every recorded argv since the last call, as `prog|arg|arg`."""
