@@ -75,7 +75,7 @@ def test_a_job_that_fails_to_start_ends_serve_promptly_with_code_3(tmp_path: Pat
     # and the process waited forever with SIGTERM ignored.
     d = Daemon(tmp_path, free_port(), {})
     code = (
-        "from codexbard.scheduler import scheduler\n"
+        "from codexbard import scheduler\n"
         "def boom(self): raise OverflowError('date value out of range')\n"
         "scheduler.PollScheduler.start = boom\n"
     )
