@@ -23,7 +23,6 @@ from codexbard.service.render import (
     render_plist,
     render_unit,
     systemd_command,
-    systemd_word,
 )
 from codexbard.service.steps import MakeDir, Note, Processes, RemoveFile, Run, ServiceError, Step, WriteFile
 
@@ -103,21 +102,15 @@ class SystemdUser:
         self.env = env
         self.path = target.files.config_home / "systemd" / "user" / UNIT_NAME
 
-    def writable(self) -> list[str]:
-        """ReadWritePaths= entries: the config and data directories in use, codexbard's state and cache."""
-        entries = [systemd_word(str(self.target.paths.config_dir)), systemd_word(str(self.target.paths.data_dir)),
-                   "%S/codexbard", "%C/codexbard"]
-        return list(dict.fromkeys(entries))
-
     def wanted(self) -> bytes:
         """The marked unit for this install."""
-        return mark_unit(render_unit(systemd_command(self.target.command), self.writable())).encode()
+        return mark_unit(render_unit(systemd_command(self.target.command))).encode()
 
     def _systemctl(self, *args: str) -> tuple[str, ...]:
         return ("systemctl", "--user", *args)
 
     async def install_steps(self, state: Ownership, processes: Processes, *, dry_run: bool) -> list[Step]:
-        """Create the writable directories, write the unit, reload, enable, then start or restart."""
+        """Create the config and data directories, write the unit, reload, enable, then start or restart."""
         paths = self.target.paths
         steps: list[Step] = [MakeDir(paths.config_dir), MakeDir(paths.data_dir), MakeDir(self.path.parent, 0o755)]
         if state != "same":

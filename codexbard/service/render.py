@@ -22,7 +22,6 @@ LAUNCHD_PATH: Final = "/opt/homebrew/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:
 
 DEFAULT_EXEC_START: Final = "%h/.local/bin/codexbard serve"
 """The unit in the repository runs what `pipx install .` and `uv tool install .` link into ~/.local/bin."""
-DEFAULT_WRITABLE: Final = ("%E/codexbard", "%h/.local/share/codexbard", "%S/codexbard", "%C/codexbard")
 
 _MARKER: Final = "codexbard-service-install sha256="
 _MARKER_LINE: Final = re.compile(rb"^.*codexbard-service-install sha256=([0-9a-f]{64}).*\n", re.M)
@@ -46,9 +45,8 @@ def systemd_command(argv: Sequence[str]) -> str:
     return " ".join(systemd_word(arg) for arg in argv)
 
 
-def render_unit(exec_start: str = DEFAULT_EXEC_START, writable: Sequence[str] = DEFAULT_WRITABLE) -> str:
-    """The user unit; `exec_start` and `writable` are unit syntax (specifiers allowed, literals quoted)."""
-    read_write = "\n".join(f"ReadWritePaths={_optional(path)}" for path in writable)
+def render_unit(exec_start: str = DEFAULT_EXEC_START) -> str:
+    """The user unit; `exec_start` is unit syntax (specifiers allowed, literals quoted)."""
     return f"""\
 # codexbard as a systemd user service. `codexbard service install` writes it (with the interpreter of the running
 # install) to ~/.config/systemd/user/codexbard.service; docs/service.md explains every line.
@@ -81,23 +79,16 @@ LockPersonality=yes
 RestrictRealtime=yes
 RestrictSUIDSGID=yes
 SystemCallArchitectures=native
-# Filesystem sandbox: everything read-only except codexbard's own directories ("-": may be missing).
-# It needs user namespaces; where the kernel forbids them the unit fails with status=226/NAMESPACE and
-# `codexbard service status` says how to turn it off.
+# Filesystem sandbox: /usr, /boot and /etc read-only, a private /tmp. Not `strict`: the Codex and Claude
+# Code CLIs that codexbard runs refresh their own credentials under $HOME (~/.codex, ~/.claude, ~/.claude.json),
+# and codexbard writes refreshed Codex tokens back there. It needs user namespaces; where the kernel forbids
+# them the unit fails with status=226/NAMESPACE and `codexbard service status` says how to turn it off.
 PrivateTmp=yes
-ProtectSystem=strict
-{read_write}
+ProtectSystem=full
 
 [Install]
 WantedBy=default.target
 """
-
-
-def _optional(path: str) -> str:
-    """A ReadWritePaths= entry that may not exist (`-` prefix), quoted as a whole when needed."""
-    if path.startswith('"'):
-        return '"-' + path[1:]
-    return "-" + path
 
 
 def render_plist(command: Sequence[str], log_file: Path, extra_env: Mapping[str, str] | None = None) -> bytes:

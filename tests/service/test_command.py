@@ -110,7 +110,7 @@ def test_install_writes_the_unit_and_enables_and_starts_it(
     ]
     text = unit_path(home).read_text()
     assert f"\nExecStart={entry_point()} serve\n" in text
-    assert f"\nReadWritePaths=-{home}/.config/codexbard\nReadWritePaths=-{home}/.local/share/codexbard\n" in text
+    assert "\nProtectSystem=full\n" in text and "ReadWritePaths" not in text
     assert owner_of(text.encode()) == "ours"
     assert (home / ".local" / "share" / "codexbard").is_dir()
     lines = result.out.splitlines()
