@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterator
 from typing import IO, Any, Final
 
 import orjson
@@ -80,56 +80,119 @@ def _has_vertex_key(obj: Any, depth: int = 0) -> bool:
     return False
 
 
-def _is_vertex(line: bytes, obj: dict[str, Any], msg: dict[str, Any], model: str) -> bool:
-    """Return True for a Vertex AI entry (reported by the Vertex provider, not in the Claude totals)."""
-    if b"_vrtx_" in line:
-        mid, rid = msg.get("id"), obj.get("requestId")
-        if (isinstance(mid, str) and "_vrtx_" in mid) or (isinstance(rid, str) and "_vrtx_" in rid):
-            return True
-    if model.startswith("claude-") and "@" in model:
-        return True
-    if not any(h in line for h in _VERTEX_HINTS):
-        return False
-    shallow = {k: v for k, v in obj.items() if not isinstance(v, dict | list)}
-    if _has_vertex_key(shallow):
-        return True
-    for part in (obj.get("metadata"), obj.get("request"), obj.get("context"), obj.get("client"),
-                 msg.get("metadata"), msg.get("request")):
-        if _has_vertex_key(part):
+_KEY_KIND: dict[str, int] = {}  # 0: says nothing, 1: the key names Vertex/GCP, 2: its string value may name Vertex
+
+
+def _key_kind(key: str) -> int:
+    low = key.lower()
+    kind = 1 if "vertex" in low or "gcp" in low else 2 if low in _VERTEX_VALUE_KEYS else 0
+    if len(_KEY_KIND) < 10_000:
+        _KEY_KIND[key] = kind
+    return kind
+
+
+def _shallow_vertex(obj: dict[str, Any]) -> bool:
+    """Return `_has_vertex_key` of obj's entries whose values are not objects or arrays."""
+    kinds = _KEY_KIND
+    for key, value in obj.items():
+        kind = kinds.get(key)
+        if kind is None:
+            kind = _key_kind(key)
+        if kind == 0 or isinstance(value, dict | list):
+            continue
+        if kind == 1 or (isinstance(value, str) and "vertex" in value.lower()):
             return True
     return False
 
 
-def _read_lines(fh: IO[bytes], cap: int) -> Iterable[tuple[bytes | None, int]]:
-    """Yield (line without newline, or None when longer than cap; bytes consumed) for complete lines only."""
-    readline = fh.readline
-    while True:
-        line = readline(cap + 1)
-        if not line:
-            return
-        if line[-1] == 10:  # b"\n"
-            yield line[:-1], len(line)
-            continue
-        if len(line) <= cap:
-            return  # partial last line: wait for the writer
-        consumed = len(line)
-        while True:  # oversized: skip to the end of the line
-            more = readline(1 << 20)
-            if not more:
-                return
-            consumed += len(more)
-            if more[-1] == 10:
+def _is_vertex(line: bytes, obj: dict[str, Any], msg: dict[str, Any], model: str, mid: Any, rid: Any) -> bool:
+    """Return True for a Vertex AI entry (reported by the Vertex provider, not in the Claude totals).
+
+    The parsed checks run first and the byte checks of the raw line only when they hold (the same answer as the
+    other way round, without scanning every line for the hints).
+    """
+    if ((isinstance(mid, str) and "_vrtx_" in mid) or (isinstance(rid, str) and "_vrtx_" in rid)) and (
+        b"_vrtx_" in line
+    ):
+        return True
+    if model.startswith("claude-") and "@" in model:
+        return True
+    if not _shallow_vertex(obj):
+        for part in (obj.get("metadata"), obj.get("request"), obj.get("context"), obj.get("client"),
+                     msg.get("metadata"), msg.get("request")):
+            if part is not None and _has_vertex_key(part):
                 break
-        yield None, consumed
+        else:
+            return False
+    return any(h in line for h in _VERTEX_HINTS)
+
+
+_CHUNK_BYTES: Final[int] = 8 << 20
+_FAR: Final[int] = 1 << 62  # "no further hit" position for the multi-needle search
+
+
+class _Blocks:
+    """Reads a file from its current position in large chunks and yields runs of complete lines.
+
+    Each item is (buf, end): `buf[:end]` holds whole `\\n`-terminated lines (a line may be longer than the cap; the
+    caller skips it). A partial last line is carried into the next chunk; when it grows past the cap without a newline
+    it is skipped up to its newline without being kept in memory. `consumed` counts the bytes of complete lines only,
+    so a partial last line (of any length) waits for the next scan.
+    """
+
+    __slots__ = ("_cap", "_chunk", "_fh", "consumed")
+
+    def __init__(self, fh: IO[bytes], cap: int, chunk: int) -> None:
+        self._fh = fh
+        self._cap = cap
+        self._chunk = max(chunk, 1)
+        self.consumed = 0
+
+    def __iter__(self) -> Iterator[tuple[bytes, int]]:
+        read = self._fh.read
+        cap, chunk = self._cap, self._chunk
+        carry = b""
+        skipping = 0  # > 0: bytes of an over-long line read so far, its newline not yet seen
+        while True:
+            data = read(chunk)
+            if not data:
+                return
+            if skipping:
+                nl = data.find(b"\n")
+                if nl < 0:
+                    skipping += len(data)
+                    continue
+                self.consumed += skipping + nl + 1
+                skipping = 0
+                buf = data[nl + 1 :]
+            else:
+                buf = carry + data if carry else data
+            last = buf.rfind(b"\n")
+            if last < 0:
+                carry = b""
+                if len(buf) > cap:
+                    skipping = len(buf)
+                else:
+                    carry = buf
+                continue
+            end = last + 1
+            yield buf, end
+            self.consumed += end
+            carry = buf[end:]
+            if len(carry) > cap:
+                skipping, carry = len(carry), b""
 
 
 class CostScanner:
     """Scans the Codex and Claude log roots into a `ScanState` (see the module docstring for the rules)."""
 
-    def __init__(self, roots: CostRoots, tz: Any = "UTC", *, clock: Any = time.time) -> None:
+    def __init__(
+        self, roots: CostRoots, tz: Any = "UTC", *, clock: Any = time.time, chunk_bytes: int = _CHUNK_BYTES
+    ) -> None:
         self.roots = roots
         self.days = DayKeys(zone(tz))
         self._clock = clock
+        self._chunk = chunk_bytes
         self._changed: set[tuple[str, int]] = set()
 
     # ---------------------------------------------------------------- public
@@ -227,15 +290,19 @@ class CostScanner:
 
     def _parse(self, state: ScanState, st: FileState, fd: FoundFile) -> None:
         try:
-            fh = open(fd.path, "rb", buffering=1 << 20)  # noqa: SIM115 - closed below
+            fh = open(fd.path, "rb", buffering=0)  # noqa: SIM115 - closed below
         except OSError:
             return
         with fh:
-            if st.offset:
-                fh.seek(st.offset)
-            parse = self._parse_codex if st.provider == "codex" else self._parse_claude
-            consumed = parse(state, st, fh)
-            st.offset += consumed
+            start = st.offset
+            if start:
+                fh.seek(start)
+            blocks = _Blocks(fh, CODEX_LINE_CAP if st.provider == "codex" else CLAUDE_LINE_CAP, self._chunk)
+            if st.provider == "codex":
+                self._parse_codex(state, st, blocks)
+            else:
+                self._parse_claude(state, st, blocks)
+            st.offset = start + blocks.consumed
             if st.head_len < _HEAD_BYTES and st.offset > st.head_len:
                 fh.seek(0)
                 head = fh.read(min(_HEAD_BYTES, st.offset))
@@ -292,102 +359,126 @@ class CostScanner:
         if not cands:
             del state.claude_index[key]
 
-    def _parse_claude(self, state: ScanState, st: FileState, fh: IO[bytes]) -> int:
-        consumed = 0
+    def _parse_claude(self, state: ScanState, st: FileState, blocks: _Blocks) -> None:
         subagent = 1 if "/subagents/" in st.path.replace("\\", "/") else 0
         loads = orjson.loads
-        for line, n in _read_lines(fh, CLAUDE_LINE_CAP):
-            consumed += n
-            if line is None or b'"usage"' not in line or b'"assistant"' not in line:
-                continue
-            if b'"type":"assistant"' not in line and b'"type": "assistant"' not in line:
-                continue
-            try:
-                obj = loads(line)
-            except orjson.JSONDecodeError:
-                st.corrupt_lines += 1
-                continue
-            if not isinstance(obj, dict):
-                st.corrupt_lines += 1
-                continue
-            if obj.get("type") != "assistant":
-                continue
-            msg = obj.get("message")
-            if not isinstance(msg, dict):
-                continue
-            usage = msg.get("usage")
-            model = msg.get("model")
-            ts = obj.get("timestamp")
-            if not isinstance(usage, dict) or not isinstance(model, str) or not model or not isinstance(ts, str):
-                continue
-            slot = slot_of(ts)
-            if slot is None:
-                continue
-            inp = _int(usage.get("input_tokens"))
-            cread = _int(usage.get("cache_read_input_tokens"))
-            cwrite = _int(usage.get("cache_creation_input_tokens"))
-            out = _int(usage.get("output_tokens"))
-            if not (inp or cread or cwrite or out):
-                continue
-            if _is_vertex(line, obj, msg, model):
-                continue
-            detail = usage.get("cache_creation")
-            one_hour = min(_int(detail.get("ephemeral_1h_input_tokens")), cwrite) if isinstance(detail, dict) else 0
-            band = band_for(inp + cread + cwrite)
-            norm = normalise_model("claude", model)
-            counters = [inp, cread, cwrite - one_hour, one_hour, out, 0]
-            mid, rid = _str(msg.get("id")), _str(obj.get("requestId"))
-            if mid is None or rid is None:
-                self._add(state, st, slot, band, norm, counters)
-                continue
-            side = obj.get("isSidechain")
-            rank = (2 if side is True or (type(side) in (int, float) and side != 0) else 0) + subagent
-            self._claude_put(state, st, f"{mid}:{rid}", [slot, band, norm, rank, *counters])
-        return consumed
+        cap = CLAUDE_LINE_CAP
+        for buf, end in blocks:
+            find = buf.find
+            hit = find(b'"usage"', 0, end)
+            while hit >= 0:
+                s = buf.rfind(b"\n", 0, hit) + 1
+                e = find(b"\n", hit, end)
+                hit = find(b'"usage"', e + 1, end)
+                if e - s > cap:
+                    continue
+                if find(b'"type":"assistant"', s, e) < 0 and find(b'"type": "assistant"', s, e) < 0:
+                    continue
+                line = buf[s:e]
+                try:
+                    obj = loads(line)
+                except orjson.JSONDecodeError:
+                    st.corrupt_lines += 1
+                    continue
+                if not isinstance(obj, dict):
+                    st.corrupt_lines += 1
+                    continue
+                self._claude_line(state, st, line, obj, subagent)
+
+    def _claude_line(self, state: ScanState, st: FileState, line: bytes, obj: dict[str, Any], subagent: int) -> None:
+        if obj.get("type") != "assistant":
+            return
+        msg = obj.get("message")
+        if not isinstance(msg, dict):
+            return
+        usage = msg.get("usage")
+        model = msg.get("model")
+        ts = obj.get("timestamp")
+        if not isinstance(usage, dict) or not isinstance(model, str) or not model or not isinstance(ts, str):
+            return
+        slot = slot_of(ts)
+        if slot is None:
+            return
+        inp = _int(usage.get("input_tokens"))
+        cread = _int(usage.get("cache_read_input_tokens"))
+        cwrite = _int(usage.get("cache_creation_input_tokens"))
+        out = _int(usage.get("output_tokens"))
+        if not (inp or cread or cwrite or out):
+            return
+        mid, rid = msg.get("id"), obj.get("requestId")
+        if _is_vertex(line, obj, msg, model, mid, rid):
+            return
+        detail = usage.get("cache_creation")
+        one_hour = min(_int(detail.get("ephemeral_1h_input_tokens")), cwrite) if isinstance(detail, dict) else 0
+        band = band_for(inp + cread + cwrite)
+        norm = normalise_model("claude", model)
+        counters = [inp, cread, cwrite - one_hour, one_hour, out, 0]
+        mid, rid = _str(mid), _str(rid)
+        if mid is None or rid is None:
+            self._add(state, st, slot, band, norm, counters)
+            return
+        side = obj.get("isSidechain")
+        rank = (2 if side is True or (type(side) in (int, float) and side != 0) else 0) + subagent
+        self._claude_put(state, st, f"{mid}:{rid}", [slot, band, norm, rank, *counters])
 
     # ---------------------------------------------------------------- Codex
 
-    def _parse_codex(self, state: ScanState, st: FileState, fh: IO[bytes]) -> int:
+    def _parse_codex(self, state: ScanState, st: FileState, blocks: _Blocks) -> None:
         cur = st.codex
         if cur is None:
             cur = st.codex = CodexCursor()
-        consumed = 0
         loads = orjson.loads
-        for line, n in _read_lines(fh, CODEX_LINE_CAP):
-            consumed += n
-            if line is None:
-                continue
-            if b'"token_count"' in line:
-                kind = "token_count"
-            elif b'"turn_context"' in line:
-                kind = "turn_context"
-            elif b'"session_meta"' in line:
-                if cur.meta_seen:
+        cap = CODEX_LINE_CAP
+        far = _FAR
+        for buf, end in blocks:
+            # The next line holding each marker; a line with several is the first kind in this order.
+            find = buf.find
+            p_tc = find(b'"token_count"', 0, end)
+            p_tc = far if p_tc < 0 else p_tc
+            p_ctx = find(b'"turn_context"', 0, end)
+            p_ctx = far if p_ctx < 0 else p_ctx
+            p_sm = far if cur.meta_seen else find(b'"session_meta"', 0, end)
+            p_sm = far if p_sm < 0 else p_sm
+            while True:
+                hit = min(p_tc, p_ctx, p_sm)
+                if hit == far:
+                    break
+                s = buf.rfind(b"\n", 0, hit) + 1
+                e = find(b"\n", hit, end)
+                kind = 0 if p_tc < e else 1 if p_ctx < e else 2
+                nxt = e + 1
+                if p_tc < nxt:
+                    p_tc = find(b'"token_count"', nxt, end)
+                    p_tc = far if p_tc < 0 else p_tc
+                if p_ctx < nxt:
+                    p_ctx = find(b'"turn_context"', nxt, end)
+                    p_ctx = far if p_ctx < 0 else p_ctx
+                if p_sm < nxt:
+                    p_sm = find(b'"session_meta"', nxt, end)
+                    p_sm = far if p_sm < 0 else p_sm
+                if e - s > cap:
                     continue
-                kind = "session_meta"
-            else:
-                continue
-            try:
-                obj = loads(line)
-            except orjson.JSONDecodeError:
-                st.corrupt_lines += 1
-                continue
-            if not isinstance(obj, dict):
-                st.corrupt_lines += 1
-                continue
-            payload = obj.get("payload")
-            if not isinstance(payload, dict):
-                continue
-            root_type = obj.get("type")
-            if kind == "token_count":
-                if root_type == "event_msg" and payload.get("type") == "token_count":
-                    self._codex_tokens(state, st, cur, obj, payload)
-            elif kind == "turn_context":
-                if root_type == "turn_context":
-                    _codex_turn_context(cur, payload)
-            elif root_type == "session_meta":
-                _codex_session_meta(cur, obj, payload)
-        return consumed
+                try:
+                    obj = loads(buf[s:e])
+                except orjson.JSONDecodeError:
+                    st.corrupt_lines += 1
+                    continue
+                if not isinstance(obj, dict):
+                    st.corrupt_lines += 1
+                    continue
+                payload = obj.get("payload")
+                if not isinstance(payload, dict):
+                    continue
+                root_type = obj.get("type")
+                if kind == 0:
+                    if root_type == "event_msg" and payload.get("type") == "token_count":
+                        self._codex_tokens(state, st, cur, obj, payload)
+                elif kind == 1:
+                    if root_type == "turn_context":
+                        _codex_turn_context(cur, payload)
+                elif root_type == "session_meta":
+                    _codex_session_meta(cur, obj, payload)
+                    p_sm = far  # only the first session_meta counts
 
     def _codex_tokens(
         self, state: ScanState, st: FileState, cur: CodexCursor, obj: dict[str, Any], payload: dict[str, Any]
