@@ -24,7 +24,7 @@ import orjson
 
 from codexbard.cost.pricing import band_for, normalise_model
 from codexbard.cost.roots import CostRoots, FoundFile, enumerate_files
-from codexbard.cost.state import CodexCursor, FileState, ScanState, add_into
+from codexbard.cost.state import CodexCursor, FileState, ScanState, add_into, add_pos
 from codexbard.cost.timeutil import DayKeys, epoch_of, slot_of, zone
 
 CODEX_LINE_CAP: Final[int] = 256 * 1024
@@ -55,11 +55,17 @@ def _codex_usage(raw: Any) -> list[int] | None:
     """Return (input incl. cached, cached, output incl. reasoning, reasoning) of a Codex usage object."""
     if not isinstance(raw, dict):
         return None
-    cached = raw.get("cached_input_tokens")
+    get = raw.get
+    cached = get("cached_input_tokens")
     if cached is None:
-        cached = raw.get("cache_read_input_tokens")
-    out = _int(raw.get("output_tokens"))
-    return [_int(raw.get("input_tokens")), _int(cached), out, min(_int(raw.get("reasoning_output_tokens")), out)]
+        cached = get("cache_read_input_tokens")
+    inp, out, reasoning = get("input_tokens"), get("output_tokens"), get("reasoning_output_tokens")
+    # The checks of `_int`, inlined for plain in-range integers.
+    inp = inp if type(inp) is int and 0 <= inp < _MAX_TOKENS else _int(inp)
+    cached = cached if type(cached) is int and 0 <= cached < _MAX_TOKENS else _int(cached)
+    out = out if type(out) is int and 0 <= out < _MAX_TOKENS else _int(out)
+    reasoning = reasoning if type(reasoning) is int and 0 <= reasoning < _MAX_TOKENS else _int(reasoning)
+    return [inp, cached, out, reasoning if reasoning < out else out]
 
 
 def _str(value: Any) -> str | None:
@@ -311,8 +317,8 @@ class CostScanner:
 
     def _add(self, state: ScanState, st: FileState, slot: int, band: int, model: str, counters: list[int]) -> None:
         key = (slot, band, model)
-        add_into(st.contrib, key, counters)
-        add_into(state.totals[st.provider], key, counters)
+        add_pos(st.contrib, key, counters)
+        add_pos(state.totals[st.provider], key, counters)
         self._changed.add((st.provider, slot))
 
     # ---------------------------------------------------------------- Claude
@@ -579,15 +585,32 @@ def _codex_turn_context(cur: CodexCursor, payload: dict[str, Any]) -> None:
                 return
 
 
+def _seen_keys(cur: CodexCursor) -> set[tuple[int, ...]]:
+    """Return the set mirror of `cur.seen` (rebuilt when it is missing or out of step)."""
+    keys = cur.seen_keys
+    if keys is None or len(keys) != len(cur.seen):
+        keys = cur.seen_keys = {tuple(s) for s in cur.seen}
+    return keys
+
+
 def _codex_remember(cur: CodexCursor, total: list[int]) -> None:
     wm = cur.watermark
-    cur.watermark = list(total) if wm is None else [max(a, b) for a, b in zip(wm, total, strict=True)]
-    cur.prev_total = list(total)
-    key = total[:3]
-    if key not in cur.seen:
-        cur.seen.append(key)
-        if len(cur.seen) > _SEEN_TOTALS:
-            del cur.seen[0]
+    t0, t1, t2, t3 = total
+    if wm is None:
+        cur.watermark = [t0, t1, t2, t3]
+    else:
+        w0, w1, w2, w3 = wm
+        cur.watermark = [w0 if w0 >= t0 else t0, w1 if w1 >= t1 else t1, w2 if w2 >= t2 else t2,
+                         w3 if w3 >= t3 else t3]
+    cur.prev_total = [t0, t1, t2, t3]
+    key = (t0, t1, t2)
+    keys = _seen_keys(cur)
+    if key not in keys:
+        seen = cur.seen
+        seen.append([t0, t1, t2])
+        keys.add(key)
+        if len(seen) > _SEEN_TOTALS:
+            keys.discard(tuple(seen.pop(0)))
 
 
 def _codex_baseline(cur: CodexCursor, total: list[int] | None, last: list[int] | None) -> None:
@@ -604,7 +627,7 @@ def _codex_delta(cur: CodexCursor, total: list[int] | None, last: list[int] | No
     """Return the tokens one `token_count` event adds, updating the cursor (None: a repeat to skip)."""
     wm = cur.watermark
     if total is not None:
-        if total[:3] in cur.seen:
+        if (total[0], total[1], total[2]) in _seen_keys(cur):
             return None
         if wm is not None and (total[0] < wm[0] or total[1] < wm[1] or total[2] < wm[2]):
             cur.interleaved = True
@@ -623,23 +646,23 @@ def _codex_delta(cur: CodexCursor, total: list[int] | None, last: list[int] | No
         if last is not None:
             delta = [min(d, x) for d, x in zip(delta, last, strict=True)]
     elif last is not None:
-        dt = [max(0, t - w) for t, w in zip(total, wm or [0, 0, 0, 0], strict=True)]
-        if (
-            wm is not None
-            and not cur.divergent
-            and all(t >= w for t, w in zip(total, wm, strict=True))
-            and all(d <= x for d, x in zip(dt, last, strict=True))
-        ):
-            delta = dt
-        else:
-            delta = list(last)
+        # The difference to the watermark when it is consistent with `last_token_usage`, else `last` itself.
+        delta = list(last)
+        if wm is not None and not cur.divergent:
+            t0, t1, t2, t3 = total
+            w0, w1, w2, w3 = wm
+            if t0 >= w0 and t1 >= w1 and t2 >= w2 and t3 >= w3:
+                d0, d1, d2, d3 = t0 - w0, t1 - w1, t2 - w2, t3 - w3
+                if d0 <= last[0] and d1 <= last[1] and d2 <= last[2] and d3 <= last[3]:
+                    delta = [d0, d1, d2, d3]
     elif not cur.divergent:
         delta = [max(0, t - w) for t, w in zip(total, wm or [0, 0, 0, 0], strict=True)]
     else:
         prev = cur.prev_total or [0, 0, 0, 0]
         delta = [t - p if t >= p else max(0, t - c) for t, p, c in zip(total, prev, counted, strict=True)]
-    cur.counted = [a + b for a, b in zip(counted, delta, strict=True)]
-    if cur.counted[:3] != total[:3]:
+    new = [counted[0] + delta[0], counted[1] + delta[1], counted[2] + delta[2], counted[3] + delta[3]]
+    cur.counted = new
+    if new[0] != total[0] or new[1] != total[1] or new[2] != total[2]:
         cur.divergent = True
     _codex_remember(cur, total)
     return delta
