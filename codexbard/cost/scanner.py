@@ -14,17 +14,24 @@ in place and returns it with the local days whose totals changed. Rules (provide
 
 from __future__ import annotations
 
+import logging
 import math
+import multiprocessing
+import os
+import sys
+import threading
 import time
+import warnings
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
 from typing import IO, Any, Final
 
 import orjson
 
-from codexbard.cost.pricing import band_for, normalise_model
+from codexbard.cost.pricing import Provider, band_for, normalise_model
 from codexbard.cost.roots import CostRoots, FoundFile, enumerate_files
-from codexbard.cost.state import CodexCursor, FileState, ScanState, add_into, add_pos
+from codexbard.cost.state import BucketKey, CodexCursor, FileState, ScanState, add_into, add_pos
 from codexbard.cost.timeutil import DayKeys, epoch_of, slot_of, zone
 
 CODEX_LINE_CAP: Final[int] = 256 * 1024
@@ -32,6 +39,12 @@ CLAUDE_LINE_CAP: Final[int] = 512 * 1024
 _HEAD_BYTES: Final[int] = 256
 _SEEN_TOTALS: Final[int] = 64
 _MAX_TOKENS: Final[int] = 1 << 53
+# Never-seen files below this total are parsed in this process. A spawned worker first imports the program's main
+# module (the daemon's: ~0.4 s and ~40 MiB), so spawning pays only for larger batches, and with fewer workers.
+PARALLEL_MIN_BYTES: Final[dict[str, int]] = {"fork": 48 << 20, "spawn": 256 << 20, "forkserver": 256 << 20}
+MAX_WORKERS: Final[dict[str, int]] = {"fork": 4, "spawn": 2, "forkserver": 2}
+
+log = logging.getLogger(__name__)
 
 ChangedDays = dict[str, set[str]]
 
@@ -193,13 +206,29 @@ class CostScanner:
     """Scans the Codex and Claude log roots into a `ScanState` (see the module docstring for the rules)."""
 
     def __init__(
-        self, roots: CostRoots, tz: Any = "UTC", *, clock: Any = time.time, chunk_bytes: int = _CHUNK_BYTES
+        self,
+        roots: CostRoots,
+        tz: Any = "UTC",
+        *,
+        clock: Any = time.time,
+        chunk_bytes: int = _CHUNK_BYTES,
+        workers: int | None = None,
+        parallel_min_bytes: int | None = None,
+        start_method: str | None = None,
     ) -> None:
+        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+            raise ValueError(f"workers must be a positive integer or None, got {workers!r}")
+        if start_method not in (None, "fork", "spawn", "forkserver"):
+            raise ValueError(f"start_method must be fork, spawn, forkserver or None, got {start_method!r}")
         self.roots = roots
         self.days = DayKeys(zone(tz))
         self._clock = clock
         self._chunk = chunk_bytes
+        self._workers = workers
+        self._parallel_min = parallel_min_bytes
+        self._start_method = start_method
         self._changed: set[tuple[str, int]] = set()
+        self.last_scan_workers = 0  # worker processes the last scan used (0: it parsed in this process only)
 
     # ---------------------------------------------------------------- public
 
@@ -232,11 +261,13 @@ class CostScanner:
                 del state.files[st.fid]
             else:
                 st.gone = True
+        new: list[tuple[FileState, FoundFile]] = []
         for fd in fresh:
             st = FileState(fid=state.next_fid, provider=fd.provider, path=fd.path, dev=fd.dev, ino=fd.ino)
             state.next_fid += 1
             state.files[st.fid] = st
-            self._parse(state, st, fd)
+            new.append((st, fd))
+        self._parse_new(state, new)
         state.last_scan_epoch = float(self._clock())
         changed: ChangedDays = {}
         for provider, slot in self._changed:
@@ -314,6 +345,89 @@ class CostScanner:
                 head = fh.read(min(_HEAD_BYTES, st.offset))
                 st.head_len, st.head_crc = len(head), zlib.crc32(head)
         st.size, st.mtime_ns = fd.size, fd.mtime_ns
+
+    # ---------------------------------------------------------------- new files, in parallel when it pays
+
+    def _pool_size(self, new: list[tuple[FileState, FoundFile]], method: str) -> int:
+        """Return how many worker processes to parse these never-seen files with (0: parse them here)."""
+        least = self._parallel_min if self._parallel_min is not None else PARALLEL_MIN_BYTES[method]
+        if len(new) < 2 or sum(fd.size for _, fd in new) < least:
+            return 0
+        workers = self._workers if self._workers is not None else min(_cpus(), MAX_WORKERS[method])
+        return min(workers, len(new)) if workers > 1 else 0
+
+    def _parse_new(self, state: ScanState, new: list[tuple[FileState, FoundFile]]) -> None:
+        """Parse never-seen files in order; a large batch is parsed by worker processes and merged in order.
+
+        The merge replays what the sequential parse does to the shared aggregate (Claude rows one by one in line
+        order, a Codex file's rows as its per-file sums), so the state and the changed days are the same.
+        """
+        self.last_scan_workers = 0
+        method = self._start_method or _default_start_method()
+        workers = self._pool_size(new, method)
+        done = 0
+        if workers:
+            done = self._parse_parallel(state, new, workers, method)
+        for st, fd in new[done:]:
+            self._parse(state, st, fd)
+
+    def _parse_parallel(
+        self, state: ScanState, new: list[tuple[FileState, FoundFile]], workers: int, method: str
+    ) -> int:
+        """Parse `new` with a process pool; return how many files (from the start) were merged."""
+        total = sum(fd.size for _, fd in new)
+        target = min(max(total // (workers * 8), 1 << 20), 32 << 20)  # bytes per task: balance vs. overhead
+        tasks: list[list[_Task]] = [[]]
+        size = 0
+        for st, fd in new:
+            if size >= target:
+                tasks.append([])
+                size = 0
+            tasks[-1].append((st.provider, fd.path, fd.size, fd.mtime_ns))
+            size += fd.size
+        done = 0
+        pool: ProcessPoolExecutor | None = None
+        try:
+            with warnings.catch_warnings():
+                # Python 3.12+ warns about fork() when other (non-Python) threads may exist; "fork" is only picked
+                # automatically when this process has a single Python thread.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pool = ProcessPoolExecutor(workers, multiprocessing.get_context(method), initializer=_worker_init,
+                                           initargs=(self._chunk,))
+                results = pool.map(_worker_parse, tasks)
+                self.last_scan_workers = workers
+                for batch in results:
+                    for result in batch:
+                        st, _ = new[done]
+                        self._merge(state, st, result)
+                        done += 1
+        except (OSError, BrokenExecutor) as exc:
+            # No usable pool (resource limits, a sandbox, a killed worker): the rest is parsed in this process.
+            log.warning("cost scan: worker processes failed (%s); parsing in-process", type(exc).__name__)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+        return done
+
+    def _merge(self, state: ScanState, st: FileState, result: _Result) -> None:
+        """Apply one file's worker result as `_parse` would have."""
+        offset, head_len, head_crc, corrupt, size, mtime_ns, contrib, cursor, ops = result
+        st.offset, st.head_len, st.head_crc, st.corrupt_lines = offset, head_len, head_crc, corrupt
+        st.size, st.mtime_ns = size, mtime_ns
+        if st.provider == "codex":
+            st.codex = CodexCursor.from_json(cursor) if cursor is not None else None
+            totals = state.totals["codex"]
+            changed = self._changed
+            for key, counters in contrib:
+                add_pos(st.contrib, key, counters)
+                add_pos(totals, key, counters)
+                changed.add(("codex", key[0]))
+            return
+        for op in ops:
+            if op[0] is None:
+                self._add(state, st, op[1], op[2], op[3], op[4])
+            else:
+                self._claude_put(state, st, op[0], op[1])
 
     def _add(self, state: ScanState, st: FileState, slot: int, band: int, model: str, counters: list[int]) -> None:
         key = (slot, band, model)
@@ -520,6 +634,69 @@ class CostScanner:
         inp, cached, out, reasoning = delta
         cached = min(cached, inp)
         self._add(state, st, slot, band_for(inp), norm, [inp - cached, cached, 0, 0, out, min(reasoning, out)])
+
+
+# ---------------------------------------------------------------- worker processes
+
+# A task is a run of never-seen files: (provider, path, size, mtime_ns). A result per file is
+# (offset, head_len, head_crc, corrupt_lines, size, mtime_ns, Codex contrib rows, Codex cursor JSON, Claude ops).
+_Task = tuple[Provider, str, int, int]
+_Op = tuple[Any, ...]
+_Result = tuple[int, int, int, int, int, int, list[tuple[BucketKey, list[int]]], dict[str, Any] | None, list[_Op]]
+
+
+class _Recorder(CostScanner):
+    """The parser of a worker process: keeps a Codex file's sums and records Claude rows for the parent to replay."""
+
+    def __init__(self, chunk_bytes: int) -> None:
+        super().__init__(CostRoots(), "UTC", chunk_bytes=chunk_bytes)
+        self.ops: list[_Op] = []
+
+    def _add(self, state: ScanState, st: FileState, slot: int, band: int, model: str, counters: list[int]) -> None:
+        if st.provider == "codex":
+            add_pos(st.contrib, (slot, band, model), counters)
+        else:
+            self.ops.append((None, slot, band, model, counters))
+
+    def _claude_put(self, state: ScanState, st: FileState, key: str, row: list[Any]) -> None:
+        self.ops.append((key, row))
+
+
+_RECORDER: _Recorder | None = None
+
+
+def _worker_init(chunk_bytes: int) -> None:
+    global _RECORDER
+    _RECORDER = _Recorder(chunk_bytes)
+
+
+def _worker_parse(task: list[_Task]) -> list[_Result]:
+    """Parse a run of never-seen files from their start (in a worker process)."""
+    rec = _RECORDER if _RECORDER is not None else _Recorder(_CHUNK_BYTES)
+    scratch = ScanState()
+    out: list[_Result] = []
+    for provider, path, size, mtime_ns in task:
+        st = FileState(fid=0, provider=provider, path=path, dev=0, ino=0)
+        rec.ops = []
+        rec._parse(scratch, st, FoundFile(provider, path, 0, 0, size, mtime_ns))
+        cursor = st.codex.to_json() if st.codex is not None else None
+        out.append((st.offset, st.head_len, st.head_crc, st.corrupt_lines, st.size, st.mtime_ns,
+                    list(st.contrib.items()), cursor, rec.ops))
+    return out
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _default_start_method() -> str:
+    """fork on Linux when this process runs a single Python thread (cheap start), else spawn (always safe)."""
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
+        return "fork"
+    return "spawn"
 
 
 def _codex_head_session(path: str) -> str | None:
