@@ -29,7 +29,7 @@ from typing import IO, Any, Final
 
 import orjson
 
-from codexbard.cost.pricing import Provider, band_for, normalise_model
+from codexbard.cost.pricing import BAND_LIMITS, Provider, band_for, normalise_model
 from codexbard.cost.roots import CostRoots, FoundFile, enumerate_files
 from codexbard.cost.state import BucketKey, CodexCursor, FileState, ScanState, add_into, add_pos
 from codexbard.cost.timeutil import DayKeys, epoch_of, slot_of, zone
@@ -39,6 +39,7 @@ CLAUDE_LINE_CAP: Final[int] = 512 * 1024
 _HEAD_BYTES: Final[int] = 256
 _SEEN_TOTALS: Final[int] = 64
 _MAX_TOKENS: Final[int] = 1 << 53
+_BAND0, _BAND1 = BAND_LIMITS
 # Never-seen files below this total are parsed in this process. A spawned worker first imports the program's main
 # module (the daemon's: ~0.4 s and ~40 MiB), so spawning pays only for larger batches, and with fewer workers.
 PARALLEL_MIN_BYTES: Final[dict[str, int]] = {"fork": 48 << 20, "spawn": 256 << 20, "forkserver": 256 << 20}
@@ -110,14 +111,32 @@ def _key_kind(key: str) -> int:
     return kind
 
 
-def _shallow_vertex(obj: dict[str, Any]) -> bool:
-    """Return `_has_vertex_key` of obj's entries whose values are not objects or arrays."""
+_PART_KEYS: Final[frozenset[str]] = frozenset({"metadata", "request", "context", "client"})
+# Key tuple of a Claude line -> ((key, kind) of the keys whose kind is not 0, whether it has one of _PART_KEYS).
+_SHAPES: dict[tuple[str, ...], tuple[tuple[tuple[str, int], ...], bool]] = {}
+
+
+def _shape(keys: tuple[str, ...]) -> tuple[tuple[tuple[str, int], ...], bool]:
     kinds = _KEY_KIND
-    for key, value in obj.items():
+    relevant = []
+    for key in keys:
         kind = kinds.get(key)
         if kind is None:
             kind = _key_kind(key)
-        if kind == 0 or isinstance(value, dict | list):
+        if kind:
+            relevant.append((key, kind))
+    shape = (tuple(relevant), not _PART_KEYS.isdisjoint(keys))
+    if len(_SHAPES) >= 1024:
+        _SHAPES.clear()
+    _SHAPES[keys] = shape
+    return shape
+
+
+def _shallow_vertex(obj: dict[str, Any], relevant: tuple[tuple[str, int], ...]) -> bool:
+    """Return `_has_vertex_key` of obj's entries whose values are not objects or arrays (only `relevant` keys)."""
+    for key, kind in relevant:
+        value = obj[key]
+        if isinstance(value, dict | list):
             continue
         if kind == 1 or (isinstance(value, str) and "vertex" in value.lower()):
             return True
@@ -136,9 +155,14 @@ def _is_vertex(line: bytes, obj: dict[str, Any], msg: dict[str, Any], model: str
         return True
     if model.startswith("claude-") and "@" in model:
         return True
-    if not _shallow_vertex(obj):
-        for part in (obj.get("metadata"), obj.get("request"), obj.get("context"), obj.get("client"),
-                     msg.get("metadata"), msg.get("request")):
+    keys = tuple(obj)
+    shape = _SHAPES.get(keys)
+    if shape is None:
+        shape = _shape(keys)
+    relevant, has_parts = shape
+    if not (relevant and _shallow_vertex(obj, relevant)):
+        parts = (obj.get("metadata"), obj.get("request"), obj.get("context"), obj.get("client")) if has_parts else ()
+        for part in (*parts, msg.get("metadata"), msg.get("request")):
             if part is not None and _has_vertex_key(part):
                 break
         else:
@@ -159,12 +183,14 @@ class _Blocks:
     so a partial last line (of any length) waits for the next scan.
     """
 
-    __slots__ = ("_cap", "_chunk", "_fh", "consumed")
+    __slots__ = ("_cap", "_chunk", "_fh", "_first", "consumed")
 
-    def __init__(self, fh: IO[bytes], cap: int, chunk: int) -> None:
+    def __init__(self, fh: IO[bytes], cap: int, chunk: int, expect: int = -1) -> None:
         self._fh = fh
         self._cap = cap
         self._chunk = max(chunk, 1)
+        # A first read sized to the bytes expected (stat size - offset) saves allocating a whole chunk per file.
+        self._first = min(self._chunk, expect + 1) if expect >= 0 else self._chunk
         self.consumed = 0
 
     def __iter__(self) -> Iterator[tuple[bytes, int]]:
@@ -172,8 +198,10 @@ class _Blocks:
         cap, chunk = self._cap, self._chunk
         carry = b""
         skipping = 0  # > 0: bytes of an over-long line read so far, its newline not yet seen
+        size = self._first
         while True:
-            data = read(chunk)
+            data = read(size)
+            size = chunk
             if not data:
                 return
             if skipping:
@@ -228,6 +256,7 @@ class CostScanner:
         self._parallel_min = parallel_min_bytes
         self._start_method = start_method
         self._changed: set[tuple[str, int]] = set()
+        self._claude_models: dict[str, str] = {}  # raw model id -> normalised (memo of normalise_model)
         self.last_scan_workers = 0  # worker processes the last scan used (0: it parsed in this process only)
 
     # ---------------------------------------------------------------- public
@@ -334,7 +363,8 @@ class CostScanner:
             start = st.offset
             if start:
                 fh.seek(start)
-            blocks = _Blocks(fh, CODEX_LINE_CAP if st.provider == "codex" else CLAUDE_LINE_CAP, self._chunk)
+            cap = CODEX_LINE_CAP if st.provider == "codex" else CLAUDE_LINE_CAP
+            blocks = _Blocks(fh, cap, self._chunk, max(fd.size - start, 0))
             if st.provider == "codex":
                 self._parse_codex(state, st, blocks)
             else:
@@ -519,27 +549,37 @@ class CostScanner:
         slot = slot_of(ts)
         if slot is None:
             return
-        inp = _int(usage.get("input_tokens"))
-        cread = _int(usage.get("cache_read_input_tokens"))
-        cwrite = _int(usage.get("cache_creation_input_tokens"))
-        out = _int(usage.get("output_tokens"))
+        get = usage.get
+        # `_int` inlined for plain in-range integers
+        inp = get("input_tokens")
+        inp = inp if type(inp) is int and 0 <= inp < _MAX_TOKENS else _int(inp)
+        cread = get("cache_read_input_tokens")
+        cread = cread if type(cread) is int and 0 <= cread < _MAX_TOKENS else _int(cread)
+        cwrite = get("cache_creation_input_tokens")
+        cwrite = cwrite if type(cwrite) is int and 0 <= cwrite < _MAX_TOKENS else _int(cwrite)
+        out = get("output_tokens")
+        out = out if type(out) is int and 0 <= out < _MAX_TOKENS else _int(out)
         if not (inp or cread or cwrite or out):
             return
         mid, rid = msg.get("id"), obj.get("requestId")
         if _is_vertex(line, obj, msg, model, mid, rid):
             return
-        detail = usage.get("cache_creation")
+        detail = get("cache_creation")
         one_hour = min(_int(detail.get("ephemeral_1h_input_tokens")), cwrite) if isinstance(detail, dict) else 0
-        band = band_for(inp + cread + cwrite)
-        norm = normalise_model("claude", model)
-        counters = [inp, cread, cwrite - one_hour, one_hour, out, 0]
-        mid, rid = _str(mid), _str(rid)
-        if mid is None or rid is None:
-            self._add(state, st, slot, band, norm, counters)
+        whole = inp + cread + cwrite
+        band = 0 if whole <= _BAND0 else 1 if whole <= _BAND1 else 2  # band_for, inlined
+        norm = self._claude_models.get(model)
+        if norm is None:
+            norm = normalise_model("claude", model)
+            if len(self._claude_models) < 4096:
+                self._claude_models[model] = norm
+        if not (isinstance(mid, str) and mid and isinstance(rid, str) and rid):
+            self._add(state, st, slot, band, norm, [inp, cread, cwrite - one_hour, one_hour, out, 0])
             return
         side = obj.get("isSidechain")
         rank = (2 if side is True or (type(side) in (int, float) and side != 0) else 0) + subagent
-        self._claude_put(state, st, f"{mid}:{rid}", [slot, band, norm, rank, *counters])
+        self._claude_put(state, st, f"{mid}:{rid}", [slot, band, norm, rank, inp, cread, cwrite - one_hour, one_hour,
+                                                     out, 0])
 
     # ---------------------------------------------------------------- Codex
 
