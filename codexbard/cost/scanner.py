@@ -387,10 +387,11 @@ class CostScanner:
         return min(workers, len(new)) if workers > 1 else 0
 
     def _parse_new(self, state: ScanState, new: list[tuple[FileState, FoundFile]]) -> None:
-        """Parse never-seen files in order; a large batch is parsed by worker processes and merged in order.
+        """Parse never-seen files in order; a large batch is parsed by worker processes and merged in file order.
 
-        The merge replays what the sequential parse does to the shared aggregate (Claude rows one by one in line
-        order, a Codex file's rows as its per-file sums), so the state and the changed days are the same.
+        Worker processes parse files on their own (a file's parse does not depend on other files); the merge applies
+        each file to the shared aggregate and the Claude de-duplication index as `_parse` would, so the state has
+        the same contents and the same days change (dict orders may differ).
         """
         self.last_scan_workers = 0
         method = self._start_method or _default_start_method()
@@ -440,24 +441,41 @@ class CostScanner:
         return done
 
     def _merge(self, state: ScanState, st: FileState, result: _Result) -> None:
-        """Apply one file's worker result as `_parse` would have."""
-        offset, head_len, head_crc, corrupt, size, mtime_ns, contrib, cursor, ops = result
+        """Apply one file's worker result to the state as `_parse` would have (the same contents and changed days).
+
+        A file's per-bucket sums (Codex rows, Claude rows without ids) are added as sums. A Claude key no earlier file
+        holds takes its last row, and every row it had marks its day; a key another file holds replays its rows.
+        """
+        offset, head_len, head_crc, corrupt, size, mtime_ns, contrib, cursor, rows, multi = result
         st.offset, st.head_len, st.head_crc, st.corrupt_lines = offset, head_len, head_crc, corrupt
         st.size, st.mtime_ns = size, mtime_ns
-        if st.provider == "codex":
-            st.codex = CodexCursor.from_json(cursor) if cursor is not None else None
-            totals = state.totals["codex"]
-            changed = self._changed
-            for key, counters in contrib:
-                add_pos(st.contrib, key, counters)
-                add_pos(totals, key, counters)
-                changed.add(("codex", key[0]))
+        provider = st.provider
+        if cursor is not None:
+            st.codex = CodexCursor.from_json(cursor)
+        totals = state.totals[provider]
+        changed = self._changed
+        for bucket, counters in contrib:
+            add_pos(st.contrib, bucket, counters)
+            add_pos(totals, bucket, counters)
+            changed.add((provider, bucket[0]))
+        if not rows:
             return
-        for op in ops:
-            if op[0] is None:
-                self._add(state, st, op[1], op[2], op[3], op[4])
-            else:
-                self._claude_put(state, st, op[0], op[1])
+        index = state.claude_index
+        mine = st.claude_rows
+        fid = st.fid
+        for key, row in rows:
+            seq = multi.get(key)
+            if key in index:
+                for each in seq or (row,):
+                    self._claude_put(state, st, key, each)
+                continue
+            index[key] = [fid]
+            mine[key] = row
+            add_into(totals, (row[0], row[1], row[2]), row[4:])
+            changed.add(("claude", row[0]))
+            if seq:
+                for each in seq:
+                    changed.add(("claude", each[0]))
 
     def _add(self, state: ScanState, st: FileState, slot: int, band: int, model: str, counters: list[int]) -> None:
         key = (slot, band, model)
@@ -678,28 +696,34 @@ class CostScanner:
 
 # ---------------------------------------------------------------- worker processes
 
-# A task is a run of never-seen files: (provider, path, size, mtime_ns). A result per file is
-# (offset, head_len, head_crc, corrupt_lines, size, mtime_ns, Codex contrib rows, Codex cursor JSON, Claude ops).
+# A task is a run of never-seen files: (provider, path, size, mtime_ns). A result per file is (offset, head_len,
+# head_crc, corrupt_lines, size, mtime_ns, per-bucket sums of unkeyed rows, Codex cursor JSON, Claude keys with their
+# last rows, Claude keys seen more than once with all their rows).
 _Task = tuple[Provider, str, int, int]
-_Op = tuple[Any, ...]
-_Result = tuple[int, int, int, int, int, int, list[tuple[BucketKey, list[int]]], dict[str, Any] | None, list[_Op]]
+_Result = tuple[int, int, int, int, int, int, list[tuple[BucketKey, list[int]]], dict[str, Any] | None,
+                list[tuple[str, list[Any]]], dict[str, list[list[Any]]]]
 
 
 class _Recorder(CostScanner):
-    """The parser of a worker process: keeps a Codex file's sums and records Claude rows for the parent to replay."""
+    """The parser of a worker process: sums a file's unkeyed rows and keeps each Claude key's rows, for `_merge`."""
 
     def __init__(self, chunk_bytes: int) -> None:
         super().__init__(CostRoots(), "UTC", chunk_bytes=chunk_bytes)
-        self.ops: list[_Op] = []
+        self.rows: dict[str, list[Any]] = {}  # Claude key -> its last row (keys in first-seen order)
+        self.multi: dict[str, list[list[Any]]] = {}  # Claude key seen more than once -> all its rows in order
 
     def _add(self, state: ScanState, st: FileState, slot: int, band: int, model: str, counters: list[int]) -> None:
-        if st.provider == "codex":
-            add_pos(st.contrib, (slot, band, model), counters)
-        else:
-            self.ops.append((None, slot, band, model, counters))
+        add_pos(st.contrib, (slot, band, model), counters)
 
     def _claude_put(self, state: ScanState, st: FileState, key: str, row: list[Any]) -> None:
-        self.ops.append((key, row))
+        prev = self.rows.get(key)
+        if prev is not None:
+            seq = self.multi.get(key)
+            if seq is None:
+                self.multi[key] = [prev, row]
+            else:
+                seq.append(row)
+        self.rows[key] = row
 
 
 _RECORDER: _Recorder | None = None
@@ -717,11 +741,11 @@ def _worker_parse(task: list[_Task]) -> list[_Result]:
     out: list[_Result] = []
     for provider, path, size, mtime_ns in task:
         st = FileState(fid=0, provider=provider, path=path, dev=0, ino=0)
-        rec.ops = []
+        rec.rows, rec.multi = {}, {}
         rec._parse(scratch, st, FoundFile(provider, path, 0, 0, size, mtime_ns))
         cursor = st.codex.to_json() if st.codex is not None else None
         out.append((st.offset, st.head_len, st.head_crc, st.corrupt_lines, st.size, st.mtime_ns,
-                    list(st.contrib.items()), cursor, rec.ops))
+                    list(st.contrib.items()), cursor, list(rec.rows.items()), rec.multi))
     return out
 
 
