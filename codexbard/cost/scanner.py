@@ -29,7 +29,7 @@ from typing import IO, Any, Final
 
 import orjson
 
-from codexbard.cost.pricing import BAND_LIMITS, Provider, band_for, normalise_model
+from codexbard.cost.pricing import BAND_LIMITS, Provider, normalise_model
 from codexbard.cost.roots import CostRoots, FoundFile, enumerate_files
 from codexbard.cost.state import BucketKey, CodexCursor, FileState, ScanState, add_into, add_pos
 from codexbard.cost.timeutil import DayKeys, epoch_of, slot_of, zone
@@ -256,7 +256,8 @@ class CostScanner:
         self._parallel_min = parallel_min_bytes
         self._start_method = start_method
         self._changed: set[tuple[str, int]] = set()
-        self._claude_models: dict[str, str] = {}  # raw model id -> normalised (memo of normalise_model)
+        self._claude_models: dict[str, str] = {}  # raw model id -> normalised (memos of normalise_model)
+        self._codex_models: dict[str, str] = {}
         self.last_scan_workers = 0  # worker processes the last scan used (0: it parsed in this process only)
 
     # ---------------------------------------------------------------- public
@@ -686,12 +687,21 @@ class CostScanner:
                 if isinstance(candidate, str) and candidate:
                     model = candidate
                     break
-        norm = normalise_model("codex", model) if model else "unknown"
+        if model:
+            norm = self._codex_models.get(model)
+            if norm is None:
+                norm = normalise_model("codex", model)
+                if len(self._codex_models) < 4096:
+                    self._codex_models[model] = norm
+        else:
+            norm = "unknown"
         if "/" in norm:
             return  # another provider's model routed through Codex
         inp, cached, out, reasoning = delta
-        cached = min(cached, inp)
-        self._add(state, st, slot, band_for(inp), norm, [inp - cached, cached, 0, 0, out, min(reasoning, out)])
+        if cached > inp:
+            cached = inp
+        band = 0 if inp <= _BAND0 else 1 if inp <= _BAND1 else 2  # band_for, inlined
+        self._add(state, st, slot, band, norm, [inp - cached, cached, 0, 0, out, reasoning if reasoning < out else out])
 
 
 # ---------------------------------------------------------------- worker processes
