@@ -10,6 +10,15 @@ in place and returns it with the local days whose totals changed. Rules (provide
 - offsets advance only past complete `\\n`-terminated lines, so a partial last line waits for the next scan;
 - lines are pre-filtered with substring checks and JSON-parsed only when they can carry usage; lines longer than the
   caps (256 KiB Codex, 512 KiB Claude) are skipped; a line that should be JSON and is not is counted as corrupt.
+
+How it is fast: files are read in chunks of up to 8 MiB (the first read sized to the file), and the marker bytes
+(`"usage"` for Claude; `"token_count"`, `"turn_context"` and, until the first one, `"session_meta"` for Codex) are
+searched in the whole chunk with `bytes.find`, so lines without them cost no Python work at all; only the lines around
+a hit are cut out and parsed (orjson). When a scan meets many never-seen files (a cold scan: 48 MiB or more with
+fork, 256 MiB with spawn), worker processes parse them (one per CPU, at most 4 with fork, 2 with spawn) and the
+parent merges each file's result in file order, as the in-process parse would have (see `_merge`): the state has the
+same contents and the same days change. "fork" is used on Linux when the process has a single Python thread, else
+"spawn"; if no pool can start or a worker dies, the remaining files are parsed in-process.
 """
 
 from __future__ import annotations
