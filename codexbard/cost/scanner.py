@@ -435,13 +435,13 @@ class CostScanner:
                 warnings.simplefilter("ignore", DeprecationWarning)
                 pool = ProcessPoolExecutor(workers, multiprocessing.get_context(method), initializer=_worker_init,
                                            initargs=(self._chunk,))
-                results = pool.map(_worker_parse, tasks)
-                self.last_scan_workers = workers
-                for batch in results:
-                    for result in batch:
-                        st, _ = new[done]
-                        self._merge(state, st, result)
-                        done += 1
+                results = pool.map(_worker_parse, tasks)  # starts the processes
+            self.last_scan_workers = workers
+            for batch in results:
+                for result in batch:
+                    st, _ = new[done]
+                    self._merge(state, st, result)
+                    done += 1
         except (OSError, BrokenExecutor) as exc:
             # No usable pool (resource limits, a sandbox, a killed worker): the rest is parsed in this process.
             log.warning("cost scan: worker processes failed (%s); parsing in-process", type(exc).__name__)
