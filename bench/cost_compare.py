@@ -1,12 +1,16 @@
 """Compare codexbard's local cost scanner with ccusage on a generated corpus, and time both.
 
-    python bench/cost_compare.py --install --generate-mb 200 [--corpus DIR] [--tz Europe/Berlin]
+    python bench/cost_compare.py --install --generate-mb 200 [--corpus DIR] [--tz Europe/Berlin] [--repeat 3]
 
 `--install` puts ccusage (npm `ccusage@20.0.24`, which ships a native linux-x64 binary) into a temporary directory;
 `--ccusage PATH` uses a binary you already have. Checks: daily token totals per model equal (Claude: `ccusage claude
 daily`, Codex: `ccusage codex daily`), costs within 1 % (per model and day for Claude; per day for Codex, whose
-ccusage rows carry no per-model cost). Figures: cold scan, warm rescan, rescan after appending 1 MB, peak RSS, the
-state's JSON size and the report time, next to ccusage's wall time and peak RSS. Output: one JSON document.
+ccusage rows carry no per-model cost). Figures: cold scan (in-process and with its worker processes), warm rescan,
+rescan after appending 1 MB, peak RSS of the scanning process and of its workers, the state's JSON size and the
+report time, next to ccusage's wall time and peak RSS. Each run of ccusage is followed by a run of codexbard (the
+machine may be shared: interleaving gives both the same conditions); figures are medians over `--repeat` runs, with
+every sample and the load average before and after. Appended bytes are cut off again after each run, so every run
+sees the same corpus. Output: one JSON document.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -58,8 +63,12 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str]:
     return wall, usage.ru_maxrss, text
 
 
-def worker(corpus: Path, tz: str, append_mb: float) -> dict[str, Any]:
-    """Cold scan, warm rescan, append, rescan (in this process: its peak RSS is the cold scan's)."""
+def _sizes(corpus: Path) -> dict[Path, int]:
+    return {p: p.stat().st_size for p in corpus.rglob("*.jsonl")}
+
+
+def worker(corpus: Path, tz: str, append_mb: float, workers: int | None) -> dict[str, Any]:
+    """Cold scan, warm rescans, append, rescan (its own peak RSS is the cold scan's), then undo the append."""
     import resource
     from datetime import UTC, datetime
 
@@ -69,14 +78,19 @@ def worker(corpus: Path, tz: str, append_mb: float) -> dict[str, Any]:
 
     roots = CostRoots(codex=(corpus / "codex" / "sessions", corpus / "codex" / "archived_sessions"),
                       claude=(corpus / "claude" / "projects",))
-    scanner = CostScanner(roots, tz)
+    scanner = CostScanner(roots, tz, workers=workers)
     t0 = time.perf_counter()
     state, _ = scanner.scan(None)
     cold = time.perf_counter() - t0
+    used_workers = scanner.last_scan_workers
     rss_cold = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    t0 = time.perf_counter()
-    state, changed_warm = scanner.scan(state)
-    warm = time.perf_counter() - t0
+    rss_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest worker process
+    warm_samples = []
+    changed_warm: dict[str, set[str]] = {}
+    for _ in range(5):
+        t0 = time.perf_counter()
+        state, changed_warm = scanner.scan(state)
+        warm_samples.append(time.perf_counter() - t0)
     pricing = Pricing()
     now = datetime.now(UTC)
     t0 = time.perf_counter()
@@ -92,14 +106,24 @@ def worker(corpus: Path, tz: str, append_mb: float) -> dict[str, Any]:
     t0 = time.perf_counter()
     ScanState.from_json(json.loads(blob))
     load_s = time.perf_counter() - t0
-    appended = append_activity(corpus, int(append_mb * 1024 * 1024))
-    t0 = time.perf_counter()
-    state, changed = scanner.scan(state)
-    after_append = time.perf_counter() - t0
+    before = _sizes(corpus)
+    try:
+        appended = append_activity(corpus, int(append_mb * 1024 * 1024))
+        t0 = time.perf_counter()
+        state, changed = scanner.scan(state)
+        after_append = time.perf_counter() - t0
+    finally:
+        for path, size in before.items():  # cut the appended bytes off again: the next run sees the same corpus
+            if path.stat().st_size != size:
+                os.truncate(path, size)
     return {
         "coldScanSeconds": cold,
+        "coldScanWorkers": used_workers,
         "peakRssMiB": rss_cold / 1024,
-        "warmRescanSeconds": warm,
+        "workerPeakRssMiB": rss_children / 1024,
+        "peakRssAllProcessesMiB": (rss_cold + used_workers * rss_children) / 1024,
+        "warmRescanSeconds": statistics.median(warm_samples),
+        "warmRescanSamples": warm_samples,
         "warmChangedDays": sum(len(v) for v in changed_warm.values()),
         "appendedBytes": appended,
         "rescanAfterAppendSeconds": after_append,
@@ -185,6 +209,14 @@ def compare(provider: str, ours: dict[str, Any], theirs: dict[str, Any]) -> dict
     }
 
 
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def _median_of(runs: list[dict[str, Any]], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -195,10 +227,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--install", action="store_true", help="npm-install ccusage into a temporary directory")
     parser.add_argument("--ccusage", type=Path, help="path of a ccusage binary")
     parser.add_argument("--append-mb", type=float, default=1.0)
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each program (medians are reported)")
+    parser.add_argument("--workers", type=int, default=None, help="codexbard worker processes (default: automatic)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        print(json.dumps(worker(args.corpus, args.tz, args.append_mb)))
+        print(json.dumps(worker(args.corpus, args.tz, args.append_mb, args.workers)))
         return 0
     tmp = Path(tempfile.mkdtemp(prefix="cost-compare-"))
     try:
@@ -208,29 +242,63 @@ def main(argv: list[str] | None = None) -> int:
                             "--size-mb", str(args.generate_mb), "--seed", str(args.seed)], check=True)
         size = sum(p.stat().st_size for p in corpus.rglob("*.jsonl"))
         binary = install_ccusage(tmp / "npm") if args.install else args.ccusage
-        result: dict[str, Any] = {"corpusBytes": size, "tz": args.tz}
+        result: dict[str, Any] = {"corpusBytes": size, "tz": args.tz, "repeat": args.repeat,
+                                  "loadAverageBefore": _load(), "cpus": os.cpu_count()}
         peer: dict[str, Any] = {}
+        env = {}
         if binary is not None:
             home = tmp / "home"
             home.mkdir(exist_ok=True)
             env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "CODEX_HOME": str(corpus / "codex"),
                    "CLAUDE_CONFIG_DIR": str(corpus / "claude"), "NO_COLOR": "1"}
-            timings: dict[str, Any] = {}
-            for name, cmd in (("claude", ["claude", "daily"]), ("codex", ["codex", "daily"]), ("all", ["daily"])):
-                wall, rss, text = run_measured([str(binary), *cmd, "--json", "--offline", "-z", args.tz], env)
-                timings[name] = {"seconds": wall, "peakRssMiB": rss / 1024}
-                if name != "all":
-                    peer[name] = json.loads(text)
-            result["ccusage"] = timings
-        wall, rss, text = run_measured(
-            [sys.executable, str(Path(__file__).resolve()), "--worker", "--corpus", str(corpus), "--tz", args.tz,
-             "--append-mb", str(args.append_mb)], dict(os.environ))
-        ours = json.loads(text)
-        reports = ours.pop("reports")
-        result["codexbard"] = {**ours, "processSeconds": wall, "processPeakRssMiB": rss / 1024}
+        cc_runs: dict[str, list[dict[str, float]]] = {"claude": [], "codex": [], "all": []}
+        runs: list[dict[str, Any]] = []
+        reports: dict[str, Any] = {}
+        worker_cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--corpus", str(corpus), "--tz",
+                      args.tz, "--append-mb", str(args.append_mb)]
+        if args.workers is not None:
+            worker_cmd += ["--workers", str(args.workers)]
+        for _ in range(max(args.repeat, 1)):
+            if binary is not None:
+                for name, cmd in (("all", ["daily"]), ("claude", ["claude", "daily"]), ("codex", ["codex", "daily"])):
+                    wall, rss, text = run_measured([str(binary), *cmd, "--json", "--offline", "-z", args.tz], env)
+                    cc_runs[name].append({"seconds": wall, "peakRssMiB": rss / 1024})
+                    if name != "all" and name not in peer:
+                        peer[name] = json.loads(text)
+            wall, rss, text = run_measured(worker_cmd, dict(os.environ))
+            ours = json.loads(text)
+            if not reports:
+                reports = ours["reports"]
+            ours.pop("reports")
+            runs.append({**ours, "processSeconds": wall, "processPeakRssMiB": rss / 1024})
+        result["loadAverageAfter"] = _load()
+        if binary is not None:
+            result["ccusage"] = {
+                name: {"seconds": statistics.median(r["seconds"] for r in samples),
+                       "peakRssMiB": max(r["peakRssMiB"] for r in samples),
+                       "samples": [round(r["seconds"], 3) for r in samples]}
+                for name, samples in cc_runs.items()
+            }
+        summary = {key: _median_of(runs, key) for key in (
+            "coldScanSeconds", "warmRescanSeconds", "rescanAfterAppendSeconds", "reportAllSeconds",
+            "report30DaysSeconds", "processSeconds")}
+        summary.update({
+            "coldScanSamples": [round(r["coldScanSeconds"], 3) for r in runs],
+            "warmRescanRunMedians": [round(r["warmRescanSeconds"], 4) for r in runs],
+            "rescanAfterAppendSamples": [round(r["rescanAfterAppendSeconds"], 4) for r in runs],
+            "coldScanWorkers": runs[0]["coldScanWorkers"],
+            "peakRssMiB": max(r["peakRssMiB"] for r in runs),
+            "workerPeakRssMiB": max(r["workerPeakRssMiB"] for r in runs),
+            "peakRssAllProcessesMiB": max(r["peakRssAllProcessesMiB"] for r in runs),
+        })
+        last = runs[-1]
+        for key in ("warmChangedDays", "appendedBytes", "changedDaysAfterAppend", "stateJsonBytes",
+                    "stateDumpSeconds", "stateLoadSeconds", "files", "month"):
+            summary[key] = last[key]
+        result["codexbard"] = summary
         if peer:
             result["compare"] = {p: compare(p, reports[p], peer[p]) for p in ("claude", "codex")}
-            cold = ours["coldScanSeconds"]
+            cold = summary["coldScanSeconds"]
             result["coldScanVsCcusage"] = {
                 "vsDailyAll": cold / result["ccusage"]["all"]["seconds"],
                 "vsClaudePlusCodex": cold / (result["ccusage"]["claude"]["seconds"]

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from codexbard.cost.pricing import Provider
 
@@ -51,9 +52,8 @@ def discover_roots(env: Mapping[str, str], home: Path) -> CostRoots:
     return CostRoots(codex=_dedupe(codex), claude=_dedupe(claude))
 
 
-@dataclass(frozen=True, slots=True)
-class FoundFile:
-    """A log file seen on disk with its stat identity."""
+class FoundFile(NamedTuple):
+    """A log file seen on disk with its stat identity (a named tuple: thousands are made per scan)."""
 
     provider: Provider
     path: str
@@ -66,9 +66,11 @@ class FoundFile:
 def enumerate_files(roots: CostRoots) -> list[FoundFile]:
     """Return every `*.jsonl` below the roots (recursive, hidden entries skipped, one entry per device+inode)."""
     out: list[FoundFile] = []
+    append = out.append
     seen: set[tuple[int, int]] = set()
     for provider in ("codex", "claude"):
         prov: Provider = "codex" if provider == "codex" else "claude"
+        claude = prov == "claude"
         for root in roots.for_provider(prov):
             stack = [str(root)]
             while stack:
@@ -79,20 +81,20 @@ def enumerate_files(roots: CostRoots) -> list[FoundFile]:
                     continue
                 for entry in entries:
                     name = entry.name
-                    if name.startswith("."):
+                    if name[0] == ".":
                         continue
                     try:
                         if entry.is_dir(follow_symlinks=False):
                             stack.append(entry.path)
                             continue
-                        if not name.lower().endswith(".jsonl") or not entry.is_file():
+                        if name[-6:].lower() != ".jsonl" or not entry.is_file():
                             continue
                         st = entry.stat()
                     except OSError:
                         continue
                     ident = (st.st_dev, st.st_ino)
-                    if ident in seen or (prov == "claude" and st.st_size == 0):
+                    if ident in seen or (claude and st.st_size == 0):
                         continue
                     seen.add(ident)
-                    out.append(FoundFile(prov, entry.path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
+                    append(FoundFile(prov, entry.path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
     return out

@@ -40,6 +40,22 @@ def add_into(target: Contrib, key: BucketKey, counters: list[int], sign: int = 1
         del target[key]
 
 
+def add_pos(target: Contrib, key: BucketKey, counters: list[int]) -> None:
+    """`add_into` with sign=1, unrolled for the scanner's hot path."""
+    cur = target.get(key)
+    if cur is None:
+        target[key] = list(counters)
+        return
+    cur[0] += counters[0]
+    cur[1] += counters[1]
+    cur[2] += counters[2]
+    cur[3] += counters[3]
+    cur[4] += counters[4]
+    cur[5] += counters[5]
+    if not any(cur):
+        del target[key]
+
+
 @dataclass(slots=True)
 class CodexCursor:
     """Codex parser resume state (providers/local-cost.md, "Codex (per file, in file order)")."""
@@ -54,6 +70,7 @@ class CodexCursor:
     meta_seen: bool = False
     session_id: str | None = None
     fork_epoch: float | None = None  # fork instant of a forked session: earlier token counts are copied history
+    seen_keys: set[tuple[int, ...]] | None = field(default=None, compare=False, repr=False)  # mirror of `seen`
 
     def to_json(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""

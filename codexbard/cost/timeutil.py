@@ -10,6 +10,8 @@ from codexbard.cost.pricing import SLOT_SECONDS
 from codexbard.errors import ConfigError
 
 _EPOCH_DAY: Final[dict[str, int]] = {}
+_SLOT_BY_MINUTE: Final[dict[str, int | None]] = {}  # `YYYY-MM-DDTHH:MM` -> slot (bounded: cleared when full)
+_MINUTE_CACHE: Final[int] = 4096
 
 
 class TimeZoneError(ConfigError):
@@ -28,21 +30,16 @@ def zone(name: str | ZoneInfo) -> ZoneInfo:
 
 def slot_of(ts: str) -> int | None:
     """Return the UTC quarter-hour slot (epoch seconds // 900) of an ISO-8601 instant, or None if it is invalid."""
-    # Fast path for what both CLIs write: 2026-03-02T09:14:03.512Z
+    # Fast path for what both CLIs write: 2026-03-02T09:14:03.512Z (the answer depends on the first 16 characters).
     if len(ts) >= 17 and ts[-1] == "Z" and ts[10] == "T" and ts[13] == ":":
-        day = ts[:10]
-        base = _EPOCH_DAY.get(day)
-        if base is None:
-            try:
-                base = date.fromisoformat(day).toordinal() * 86400 - 719163 * 86400
-            except ValueError:
-                return None
-            if len(_EPOCH_DAY) < 100_000:
-                _EPOCH_DAY[day] = base
-        hh, mm = ts[11:13], ts[14:16]
-        if hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60:
-            return (base + int(hh) * 3600 + int(mm) * 60) // SLOT_SECONDS
-        return None
+        minute = ts[:16]
+        if minute in _SLOT_BY_MINUTE:
+            return _SLOT_BY_MINUTE[minute]
+        slot = _minute_slot(minute)
+        if len(_SLOT_BY_MINUTE) >= _MINUTE_CACHE:
+            _SLOT_BY_MINUTE.clear()
+        _SLOT_BY_MINUTE[minute] = slot
+        return slot
     try:
         when = datetime.fromisoformat(ts)
     except ValueError:
@@ -50,6 +47,23 @@ def slot_of(ts: str) -> int | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return int(when.timestamp()) // SLOT_SECONDS
+
+
+def _minute_slot(minute: str) -> int | None:
+    """Return the slot of `YYYY-MM-DDTHH:MM` (the fast path of `slot_of`), or None."""
+    day = minute[:10]
+    base = _EPOCH_DAY.get(day)
+    if base is None:
+        try:
+            base = date.fromisoformat(day).toordinal() * 86400 - 719163 * 86400
+        except ValueError:
+            return None
+        if len(_EPOCH_DAY) < 100_000:
+            _EPOCH_DAY[day] = base
+    hh, mm = minute[11:13], minute[14:16]
+    if hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60:
+        return (base + int(hh) * 3600 + int(mm) * 60) // SLOT_SECONDS
+    return None
 
 
 def epoch_of(ts: str) -> float | None:
