@@ -300,9 +300,11 @@ def test_several_spec_problems_are_reported_together() -> None:
 
 
 def test_the_built_in_specs_are_valid() -> None:
+    from codexbard.providers.registry import PROVIDER_MODULES
+
     registry = default_registry()
-    assert registry.ids() == ["zai", "kimik2", "warp", "openrouter"]
     assert registry.broken == {}
+    assert len(registry.ids()) == len(PROVIDER_MODULES) == len(set(registry.ids()))
 
 
 # -- a provider whose module cannot be loaded is disabled, the rest keep working --------------------
