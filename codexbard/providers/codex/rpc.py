@@ -13,7 +13,7 @@ import logging
 from typing import Any, ClassVar
 
 from codexbard import __version__
-from codexbard.errors import CliMissing, ProviderError, Unsupported
+from codexbard.errors import CliMissing, ParseError, ProviderError, Timeout, Unavailable, Unsupported
 from codexbard.host.process import JsonRpcChild, JsonRpcError
 from codexbard.models import UsageSnapshot
 from codexbard.providers.base import Availability, FetchContext, Strategy, StrategyKind
@@ -89,6 +89,11 @@ class CodexRpc(Strategy):
         )
         try:
             return await self._dialogue(ctx, home, child)
+        except (Timeout, Unavailable, ParseError) as exc:
+            if type(exc) not in (Timeout, Unavailable, ParseError):
+                raise
+            # The host names the program by its resolved path; the user knows it as `codex`.
+            raise type(exc)(exc.message.replace(f"`{cli}`", "`codex`")) from None
         finally:
             await child.close(grace=RPC_KILL_GRACE)
 
