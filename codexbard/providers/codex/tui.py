@@ -51,6 +51,7 @@ MAX_RESENDS: Final = 2
 QUIET_AFTER_MARKER: Final = 0.5
 AFTER_MARKER: Final = 2.0
 DOWN: Final = "\x1b[B"
+EXIT_WAIT: Final = 0.3
 
 
 def toml_string(text: str) -> str:
@@ -156,6 +157,7 @@ class CodexStatusPty(Strategy):
             if not session.exited:
                 with contextlib.suppress(ProviderError):  # the group is killed below anyway
                     await session.send(PTY_EXIT_COMMAND + "\n", timeout=0.5)
+                    await session.settle(EXIT_WAIT, timeout=EXIT_WAIT)  # let it leave on its own first
         finally:
             await session.close()
         return parse_status_text(_clean(screen), now=ctx.clock.now(), tz=local_zone(ctx))
