@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from codexbard.errors import ProviderError
 from codexbard.models import Identity
-from codexbard.providers.codex.web import CodexWeb, cookie_value
+from codexbard.providers.codex.web import LOGIN_PAGE, CodexWeb, cookie_value
 from tests.helpers import fixture_bytes
 from tests.providers import kit
 from tests.providers.codex.support import USAGE_URL, auth_doc, context, home_of, write_auth
@@ -86,7 +86,7 @@ MATRIX = kit.ErrorMatrix(
         "403": kit.Expect("auth_required", f"{REJECTED} (HTTP 403)"),
         "500": kit.Expect("unavailable", "ChatGPT is unavailable (HTTP 500): <html><body>internal error</body></html>"),
         "503": kit.Expect("unavailable", 'ChatGPT is unavailable (HTTP 503): {"status": "down"}'),
-        "html": kit.Expect("auth_required", "chatgpt.com answered with a login page: the Cookie header is not signed in"),
+        "html": kit.Expect("auth_required", LOGIN_PAGE),
     },
 )
 
