@@ -394,6 +394,8 @@ def test_provider_all_lists_every_provider_in_registry_order(env: dict[str, str]
     payloads = result.json()
     assert [p["provider"] for p in payloads] == registry_module.default_registry().ids()
     assert [p["displayName"] for p in payloads] == [s.display_name for s in registry_module.default_registry()]
+    assert payloads[0]["provider"] == "codex"  # no Codex login in the test HOME
+    payloads = payloads[1:]
     assert payloads[0] == zai_payload()
     for payload in payloads[1:]:
         assert payload["usage"] is None
