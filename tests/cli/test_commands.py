@@ -59,7 +59,7 @@ def test_providers_json_lists_every_provider(clean_env: Path, capsys: pytest.Cap
     ids = default_registry().ids()
     assert [i["id"] for i in infos] == ids
     assert [i["enabled"] for i in infos] == [provider_id == "zai" for provider_id in ids]
-    zai = infos[0]
+    zai = next(i for i in infos if i["id"] == "zai")  # codex is listed first
     assert zai == {
         "id": "zai",
         "displayName": "z.ai",
@@ -80,7 +80,7 @@ def test_providers_json_lists_every_provider(clean_env: Path, capsys: pytest.Cap
         "statusUrl": None,
         "accounts": [],
     }
-    openrouter = infos[3]
+    openrouter = next(i for i in infos if i["id"] == "openrouter")
     assert openrouter["statusUrl"] == "https://status.openrouter.ai"
     assert openrouter["strategies"][0]["available"] is False
     assert "OPENROUTER_API_KEY" in openrouter["strategies"][0]["reason"]
@@ -110,7 +110,9 @@ def test_providers_text(clean_env: Path, capsys: pytest.CaptureFixture[str]) -> 
     lines = result.out.splitlines()
     headers = [line for line in lines if not line.startswith(" ")]
     assert headers == [f"{s.id:<12} {'enabled' if s.id == 'zai' else 'disabled'}" for s in default_registry()]
-    assert lines[:2] == ["zai          enabled", "    api (api) available: API key from env Z_AI_API_KEY"]
+    zai_at = lines.index("zai          enabled")  # codex comes first in the registry
+    assert lines[zai_at:zai_at + 2] == [
+        "zai          enabled", "    api (api) available: API key from env Z_AI_API_KEY"]
     for header, reason in [
         ("kimik2       disabled",
          "    api (api) unavailable: Kimi K2 API key not found (looked in env KIMI_K2_API_KEY, "),
@@ -119,7 +121,8 @@ def test_providers_text(clean_env: Path, capsys: pytest.CaptureFixture[str]) -> 
     ]:
         assert lines[lines.index(header) + 1].startswith(reason)
     # the hint is already part of each reason, so no extra "how to enable" line
-    assert not any(line.startswith("    how to enable") for line in lines)
+    # (codex, listed first, gets a "how to enable" line: its reasons do not say to run `codex login`)
+    assert not any(line.startswith("    how to enable") for line in lines[zai_at:])
     assert KEY not in result.out
 
 
@@ -129,7 +132,8 @@ def test_providers_text_adds_the_hint_when_disabled_in_config(clean_env: Path,
     config_file(clean_env).write_text("[providers.zai]\nenabled = false\n")
     result = run(capsys, base_env(clean_env, Z_AI_API_KEY=KEY), "providers")
     assert result.code == 0
-    assert result.out.splitlines()[:3] == [
+    lines = result.out.splitlines()
+    assert lines[lines.index("zai          disabled"):][:3] == [
         "zai          disabled",
         "    api (api) available: API key from env Z_AI_API_KEY",
         "    how to enable: Set Z_AI_API_KEY or run `codexbard config set-secret --provider zai`.",
@@ -195,7 +199,9 @@ def test_doctor_names_where_credentials_were_found_never_the_value(
         f"secret store:  {store_note(clean_env)}",
         "",
     ]
-    assert lines[5:7] == ["zai: enabled", "  ok api: API key from env Z_AI_API_KEY"]
+    zai_at = lines.index("zai: enabled")  # codex comes first in the registry
+    assert lines[zai_at:zai_at + 2] == ["zai: enabled", "  ok api: API key from env Z_AI_API_KEY"]
+    assert "codex: disabled" in lines
     assert "kimik2: disabled" in lines
     assert "warp: disabled" in lines
     assert "openrouter: disabled" in lines
