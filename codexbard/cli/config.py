@@ -47,8 +47,8 @@ def add_parser(subparsers: Any) -> None:
     secret.add_argument("--provider", required=True, metavar="ID", help="the provider the secret belongs to")
     secret.add_argument("--account", metavar="LABEL",
                         help="a configured account of that provider (default: the default account)")
-    secret.add_argument("--field", default="api_key",
-                        help="which secret: one the provider declares (default: api_key)")
+    secret.add_argument("--field", default=None,
+                        help="which secret: one the provider declares (default: api_key, else its only one)")
     secret.add_argument("--stdin", action="store_true", help="read the secret from standard input")
     add_config_option(secret)
 
@@ -239,6 +239,8 @@ def _set_secret(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         raise unknown_provider(args.provider, runtime)
     spec = runtime.registry.get(args.provider)
     fields = secret_fields(spec)
+    if args.field is None:  # API.md: api_key by default; a provider without one has a single obvious choice
+        args.field = "api_key" if "api_key" in fields or len(fields) != 1 else fields[0]
     if args.field not in fields:
         accepted = ", ".join(fields) if fields else "none"
         raise CliError(f"{spec.display_name} has no secret field '{args.field}' (accepts: {accepted})", EXIT_USAGE)

@@ -373,6 +373,17 @@ def test_set_secret_account_and_field(clean_env: Path, monkeypatch: pytest.Monke
     assert mode(secrets_file(clean_env)) == 0o600
 
 
+def test_set_secret_defaults_to_a_providers_only_secret_field(clean_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    spec = next(s for s in default_registry() if len(secret_fields(s)) == 1 and "api_key" not in secret_fields(s))
+    feed_stdin(monkeypatch, f"{SECRET}\n")
+    result = run(capsys, base_env(clean_env), "config", "set-secret", "--provider", spec.id, "--stdin")
+    assert result.code == 0
+    field = secret_fields(spec)[0]
+    assert result.out == f"stored {spec.id}:{field} in secrets file {secrets_file(clean_env)}\n"
+    assert secrets_file(clean_env).read_text() == f'"{spec.id}:{field}" = "{SECRET}"\n'
+
+
 def test_set_secret_replaces_an_existing_value(clean_env: Path, monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     env = base_env(clean_env)
