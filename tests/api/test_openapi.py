@@ -17,7 +17,7 @@ from tests.api.test_app import BASE, make_daemon
 from tests.fakes import ScriptedStrategy, fake_spec, make_runtime, snapshot
 
 PAYLOAD = {"provider", "displayName", "account", "source", "version", "status", "usage", "credits", "cost", "pace",
-           "error", "stale", "fetchedAt", "nextRefreshAt"}
+           "forecast", "error", "stale", "fetchedAt", "nextRefreshAt"}
 USAGE_BLOCK = {"primary", "secondary", "tertiary", "extraRateWindows", "providerCost", "updatedAt", "identity",
                "accountEmail", "accountOrganization", "loginMethod"}
 RATE_WINDOW = {"usedPercent", "windowMinutes", "resetsAt", "resetDescription", "label"}
