@@ -20,7 +20,7 @@ from collections import OrderedDict, deque
 from collections.abc import AsyncIterator
 from typing import Final
 
-from fastapi.sse import ServerSentEvent
+from sse_starlette import ServerSentEvent
 
 from codexbard.api.context import ApiContext
 from codexbard.api.errors import json_bytes
@@ -31,6 +31,14 @@ log = logging.getLogger("codexbard.api")
 
 BUFFER: Final = 256
 RETRY_MS: Final = 5000
+COALESCE_SECONDS: Final = 0.05
+SEP: Final = "\n"
+
+
+def encode(event: str | None = None, data: str | None = None, event_id: str | None = None, *,
+           comment: str | None = None, retry: int | None = None) -> bytes:
+    """One SSE frame as bytes (sse-starlette's encoder, `\n` line ends)."""
+    return ServerSentEvent(data=data, event=event, id=event_id, comment=comment, retry=retry, sep=SEP).encode()
 
 
 class EventStream:
@@ -41,7 +49,7 @@ class EventStream:
         self.started = int(time.time() - ctx.uptime())  # the process start, as the id's prefix
         self.seq = 0
         self.closed = False
-        self._frames: deque[tuple[int, ServerSentEvent]] = deque(maxlen=buffer)
+        self._frames: deque[tuple[int, bytes]] = deque(maxlen=buffer)
         self._wake = asyncio.Event()
         self._subscription: Subscription | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -73,7 +81,7 @@ class EventStream:
             return None
         return seq
 
-    def after(self, seq: int) -> list[tuple[int, ServerSentEvent]] | None:
+    def after(self, seq: int) -> list[tuple[int, bytes]] | None:
         """The frames after `seq`, or None when the ring no longer holds them all."""
         if seq >= self.seq:
             return []
@@ -82,39 +90,37 @@ class EventStream:
             return None
         return [frame for frame in self._frames if frame[0] > seq]
 
-    def current(self) -> list[ServerSentEvent]:
-        """Every current payload and status entry; the last frame carries the current id."""
+    def current(self) -> bytes:
+        """Every current payload and status entry as one chunk; the last frame carries the current id."""
         ctx = self._ctx
-        frames = [self._usage(data) for data in _payload_json(ctx, [a.key for a in ctx.state.enabled()])]
-        frames += [self._status(entry) for entry in status_entries(ctx)]
-        if frames:
-            frames[-1] = frames[-1].model_copy(update={"id": self.event_id(self.seq)})
-        else:
-            frames.append(ServerSentEvent(comment="no provider is enabled", id=self.event_id(self.seq)))
-        return frames
+        items = [("usage", data) for data in _payload_json(ctx, [a.key for a in ctx.state.enabled()])]
+        items += [("status", json_bytes(entry).decode()) for entry in status_entries(ctx)]
+        last_id = self.event_id(self.seq)
+        if not items:
+            return encode(comment="no provider is enabled", event_id=last_id)
+        return b"".join(encode(kind, data, last_id if i == len(items) - 1 else None)
+                        for i, (kind, data) in enumerate(items))
 
-    async def stream(self, last_event_id: str | None) -> AsyncIterator[ServerSentEvent]:
-        """One client's frames: the current state (unless it resumes), then each change as it comes."""
+    async def stream(self, last_event_id: str | None) -> AsyncIterator[bytes]:
+        """One client's chunks: the current state (unless it resumes), then the changes as they come."""
         self.start()
         self.clients += 1
         try:
-            yield ServerSentEvent(retry=RETRY_MS, comment="codexbard events")
+            yield encode(comment="codexbard events", retry=RETRY_MS)
             position = self.resume_point(last_event_id)
             if position is None:
                 position = self.seq
-                for frame in self.current():
-                    yield frame
+                yield self.current()
             while not self.closed:
                 wake = self._wake
                 frames = self.after(position)
                 if frames is None:  # fell further behind than the ring: start over
                     position = self.seq
-                    for frame in self.current():
-                        yield frame
+                    yield self.current()
                     continue
-                for seq, frame in frames:
-                    position = seq
-                    yield frame
+                if frames:
+                    position = frames[-1][0]
+                    yield b"".join(frame for _, frame in frames)
                 if position >= self.seq and not self.closed:
                     await wake.wait()
         finally:
@@ -134,8 +140,8 @@ class EventStream:
     async def _pump(self, subscription: Subscription) -> None:
         try:
             while (event := await subscription.get()) is not None:
-                batch = [event, *subscription.drain()]
-                self._publish(batch)
+                await asyncio.sleep(COALESCE_SECONDS)  # let the other polls of a refresh join this batch
+                self._publish([event, *subscription.drain()])
         except Exception:  # a rendering bug must not end every stream silently
             log.exception("the event stream stopped")
         finally:
@@ -163,15 +169,7 @@ class EventStream:
 
     def _append(self, kind: str, data: str) -> None:
         self.seq += 1
-        self._frames.append((self.seq, ServerSentEvent(raw_data=data, event=kind, id=self.event_id(self.seq))))
-
-    @staticmethod
-    def _usage(data: str) -> ServerSentEvent:
-        return ServerSentEvent(raw_data=data, event="usage")
-
-    @staticmethod
-    def _status(entry: dict[str, object]) -> ServerSentEvent:
-        return ServerSentEvent(raw_data=json_bytes(entry).decode(), event="status")
+        self._frames.append((self.seq, encode(kind, data, self.event_id(self.seq))))
 
     async def aclose(self) -> None:
         """Close and wait for the helper tasks."""

@@ -17,7 +17,8 @@ import uvicorn
 
 from codexbard.api.entry import DaemonApp
 from codexbard.api.fast import context_of
-from codexbard.api.sse import BUFFER, EventStream
+from codexbard.api.routes import events as events_route
+from codexbard.api.sse import BUFFER, COALESCE_SECONDS, EventStream
 from codexbard.daemon import Daemon
 from codexbard.models import ProviderStatus
 from codexbard.status.source import StatusSource
@@ -108,7 +109,7 @@ async def test_connect_sends_every_current_payload_then_each_change(daemon: Daem
         async with c.stream("GET", "/events") as r:
             assert r.status_code == 200
             assert r.headers["content-type"].startswith("text/event-stream")
-            assert r.headers["cache-control"] == "no-cache"
+            assert r.headers["cache-control"] == "no-store"
             assert r.headers["x-accel-buffering"] == "no"
             reader = Reader(r)
             hello = await reader.frame()
@@ -162,21 +163,18 @@ async def test_resume_with_last_event_id(daemon: Daemon) -> None:
 
 
 async def test_heartbeat_comment(daemon: Daemon, monkeypatch: pytest.MonkeyPatch) -> None:
-    import fastapi.routing
-
-    monkeypatch.setattr(fastapi.routing, "_PING_INTERVAL", 0.2)
+    monkeypatch.setattr(events_route, "HEARTBEAT_SECONDS", 0.2)
     async with (served(daemon) as base, httpx.AsyncClient(base_url=base, headers=HOST, timeout=10) as c,
             c.stream("GET", "/events") as r):
         reader = Reader(r)
         await reader.frames(4)
         ping = await reader.frame(timeout=2)
-        assert ping.comments == ["ping"] and ping.event is None and ping.data is None
+        assert len(ping.comments) == 1 and ping.comments[0].startswith("ping - ")
+        assert ping.event is None and ping.data is None
 
 
-async def test_heartbeat_is_fifteen_seconds() -> None:
-    import fastapi.routing
-
-    assert fastapi.routing._PING_INTERVAL == 15.0
+def test_heartbeat_is_fifteen_seconds() -> None:
+    assert events_route.HEARTBEAT_SECONDS == 15.0
 
 
 async def test_token_protected_bind_needs_the_token(tmp_path: Path) -> None:
@@ -220,25 +218,56 @@ async def test_a_stalled_client_slows_nobody_and_a_reader_gets_every_change(daem
     assert publish_seconds < 2.0
 
 
+def parse(chunk: bytes) -> list[Frame]:
+    """The frames of one chunk the stream yielded."""
+    frames = []
+    for block in chunk.decode().split("\n\n"):
+        if not block:
+            continue
+        frame = Frame()
+        for line in block.split("\n"):
+            name, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if name == "":
+                frame.comments.append(value)
+            elif name == "retry":
+                frame.retry = int(value)
+            else:
+                setattr(frame, name, value)
+        frames.append(frame)
+    return frames
+
+
 async def test_falling_behind_the_ring_resyncs_with_the_current_state(daemon: Daemon) -> None:
     ctx = context_of(daemon)
     stream = EventStream(ctx, buffer=8)
-    frames = stream.stream(None)
-    hello = await anext(frames)
-    assert hello.retry == 5000
-    assert [(await anext(frames)).event for _ in range(3)] == ["usage", "usage", "status"]
-    for i in range(20):  # the client reads nothing meanwhile
+    chunks = stream.stream(None)
+    hello = parse(await anext(chunks))
+    assert hello[0].retry == 5000
+    assert [f.event for f in parse(await anext(chunks))] == ["usage", "usage", "status"]
+    for i in range(20):  # the client reads nothing meanwhile; each change is its own batch
         daemon.state.succeed("alpha", snapshot(float(i)), "api", NOW)
-        await asyncio.sleep(0)
-    await asyncio.sleep(0.05)
-    assert stream.seq == 20 and stream.after(0) is None
-    resync = [await anext(frames) for _ in range(3)]
+        await asyncio.sleep(COALESCE_SECONDS * 2)
+    assert stream.seq == 20 and stream.after(0) is None and len(stream.after(12) or []) == 8
+    resync = parse(await anext(chunks))
     assert [f.event for f in resync] == ["usage", "usage", "status"]
-    assert json.loads(resync[0].raw_data or "")["usage"]["primary"]["usedPercent"] == 19.0
-    assert resync[-1].id == stream.event_id(20)
+    assert json.loads(resync[0].data or "")["usage"]["primary"]["usedPercent"] == 19.0
+    assert [f.id for f in resync] == [None, None, stream.event_id(20)]
     assert stream.clients == 1
-    await frames.aclose()
+    await chunks.aclose()
     assert stream.clients == 0
+    await stream.aclose()
+
+
+async def test_one_refresh_is_one_batch(daemon: Daemon) -> None:
+    stream = EventStream(context_of(daemon))
+    chunks = stream.stream(None)
+    await anext(chunks)
+    await anext(chunks)
+    await asyncio.gather(daemon.scheduler.poll("alpha"), daemon.scheduler.poll("beta"))
+    batch = parse(await anext(chunks))
+    assert [(f.event, f.id) for f in batch] == [("usage", stream.event_id(1)), ("usage", stream.event_id(2))]
+    await chunks.aclose()
     await stream.aclose()
 
 
@@ -258,11 +287,11 @@ async def test_disabled_providers_and_no_providers(tmp_path: Path) -> None:
                                                status=StatusSource(kind="link", url="https://s.example"))])
     try:
         stream = EventStream(context_of(d))
-        frames = stream.stream("garbage")
-        await anext(frames)
-        only = await anext(frames)
-        assert (only.comment, only.id, only.event) == ("no provider is enabled", stream.event_id(0), None)
-        await frames.aclose()
+        chunks = stream.stream("garbage")
+        await anext(chunks)
+        (only,) = parse(await anext(chunks))
+        assert (only.comments, only.id, only.event) == (["no provider is enabled"], stream.event_id(0), None)
+        await chunks.aclose()
         await stream.aclose()
     finally:
         await d.stop(timeout=1)

@@ -1,19 +1,24 @@
 """`GET /events`: Server-Sent Events from the event hub (API.md; the stream is codexbard/api/sse.py).
 
-FastAPI's own SSE support (`fastapi.sse`, FastAPI 0.135+) frames the events and adds the keep-alive
-comment every 15 s, `Cache-Control: no-cache` and `X-Accel-Buffering: no`; codexbard needs nothing from
-sse-starlette beyond that, so it does not depend on it.
+sse-starlette's `EventSourceResponse` sends the stream: the keep-alive comment every
+`HEARTBEAT_SECONDS`, `Cache-Control: no-store`, `X-Accel-Buffering: no`, and the end of the stream when
+the client goes away or uvicorn shuts down. (FastAPI's own `fastapi.sse` was tried first: it frames every
+event separately through three tasks per client, and with 200 clients a refresh of 20 accounts took 15x
+as long; sse-starlette passes the pre-encoded chunks of `EventStream` straight through.)
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from typing import Final
 
 from fastapi import APIRouter, Header
-from fastapi.sse import EventSourceResponse, ServerSentEvent
+from fastapi.responses import Response
+from sse_starlette import EventSourceResponse
 
 from codexbard.api.context import ApiContext
-from codexbard.api.sse import EventStream
+from codexbard.api.sse import SEP, EventStream
+
+HEARTBEAT_SECONDS: Final = 15.0
 
 
 def router(ctx: ApiContext) -> APIRouter:
@@ -21,10 +26,11 @@ def router(ctx: ApiContext) -> APIRouter:
     api = APIRouter(tags=["events"])
     stream = EventStream(ctx)
 
-    @api.get("/events", response_class=EventSourceResponse,
-             summary="Server-Sent Events: `usage` payloads and `status` entries as they change")
-    async def events(last_event_id: str | None = Header(None)) -> AsyncIterator[ServerSentEvent]:
-        async for frame in stream.stream(last_event_id):
-            yield frame
+    @api.get("/events", response_class=Response, summary="Server-Sent Events: `usage` payloads and `status` "
+             "entries as they change",
+             responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+                              "description": "`event: usage|status`, `id: <process start>-<sequence>`"}})
+    async def events(last_event_id: str | None = Header(None)) -> Response:
+        return EventSourceResponse(stream.stream(last_event_id), ping=HEARTBEAT_SECONDS, sep=SEP)
 
     return api
