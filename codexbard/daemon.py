@@ -8,9 +8,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import datetime
 
 from codexbard.events import EventHub
-from codexbard.models import ProviderPayload
+from codexbard.forecast import MAIN_WINDOWS, Point, snapshot_forecast
+from codexbard.models import Forecast, ProviderPayload
+from codexbard.recent import KEEP
 from codexbard.runtime import Runtime
 from codexbard.scheduler import PollScheduler
 from codexbard.state import AccountState, State
@@ -52,6 +55,7 @@ class Daemon:
                 state.restore(record, now)
             for provider_id, status in (await store.load_statuses()).items():
                 state.set_status(provider_id, status, now)
+            await preload_recent(store, state, now)
         for account in state.accounts.values():
             log.info("%s: %s (%s)", account.plan.key, "enabled" if account.enabled else "disabled",
                      account.detection.reason())
@@ -81,7 +85,35 @@ class Daemon:
         return time.monotonic() - self.started_monotonic
 
     def payloads(self, accounts: list[AccountState]) -> list[ProviderPayload]:
-        """Build the payloads of some accounts at the current time."""
+        """Build the payloads of some accounts at the current time, with forecasts from the recent samples."""
         now = self.runtime.clock.now()
         redact = self.runtime.settings.redact_identity
-        return [a.payload(now, self.state.status_for(a), redact=redact) for a in accounts]
+        out = []
+        for account in accounts:
+            payload = account.payload(now, self.state.status_for(account), redact=redact)
+            forecast = self.forecast(account, now) if payload.usage is not None else None
+            out.append(payload.model_copy(update={"forecast": forecast}) if forecast is not None else payload)
+        return out
+
+    def forecast(self, account: AccountState, now: datetime) -> Forecast | None:
+        """The forecast of an account's windows from the in-memory samples (None without a snapshot)."""
+        snapshot = account.snapshot
+        if snapshot is None:
+            return None
+        recent, key = self.state.recent, account.key
+        return snapshot_forecast(snapshot, lambda window: recent.series(key, window), now)
+
+
+async def preload_recent(store: Store, state: State, now: datetime) -> int:
+    """Fill the forecasts' in-memory samples from the last day of stored history; return how many."""
+    try:
+        stored = await store.recent_samples(now - KEEP)
+    except Exception as exc:  # forecasts are an extra: a database that cannot answer must not stop the start
+        log.warning("could not read recent history for forecasts: %s", exc)
+        return 0
+    taken = 0
+    for (provider, account, window), samples in stored.items():
+        key = provider if account is None else f"{provider}:{account}"
+        if key in state.accounts and window in MAIN_WINDOWS:
+            taken += state.recent.preload(key, window, (Point(s.t, s.used_percent, s.resets_at) for s in samples))
+    return taken

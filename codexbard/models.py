@@ -169,6 +169,23 @@ class Pace(WireModel):
     tertiary: PaceValue | None = None
 
 
+class ForecastValue(WireModel):
+    """A window's projection from its recent history (API.md, `forecast`)."""
+
+    burn_rate_percent_per_hour: float
+    projected_used_percent_at_reset: float
+    exhausts_at: UtcDateTime | None
+    samples: int
+
+
+class Forecast(WireModel):
+    """Forecast for each of the three main windows (null where the history is too short)."""
+
+    primary: ForecastValue | None = None
+    secondary: ForecastValue | None = None
+    tertiary: ForecastValue | None = None
+
+
 class WireIdentity(WireModel):
     """The identity block inside `usage` (carries `providerID`)."""
 
@@ -236,6 +253,7 @@ class ProviderPayload(WireModel):
     credits: Credits | None
     cost: dict[str, Any] | None
     pace: Pace | None
+    forecast: Forecast | None = None  # from the daemon's recent samples; null without history (the CLI)
     error: FetchError | None
     stale: bool
     fetched_at: UtcDateTime | None

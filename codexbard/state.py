@@ -24,6 +24,7 @@ from codexbard.models import (
 from codexbard.pace import snapshot_pace
 from codexbard.providers.registry import AccountPlan
 from codexbard.providers.runner import Attempt, FetchOutcome
+from codexbard.recent import RecentSamples
 from codexbard.runtime import Detection
 from codexbard.store.records import LatestRecord
 
@@ -126,6 +127,7 @@ class State:
         self.statuses: dict[str, ProviderStatus] = {}
         self.version = 0
         self.hub = hub or EventHub()
+        self.recent = RecentSamples()  # the samples forecasts read (codexbard/recent.py)
 
     def touch(self) -> None:
         """Mark the state changed (invalidates rendered responses)."""
@@ -170,6 +172,7 @@ class State:
         account.attempts = list(attempts or [])
         if next_run_at is not None:
             account.next_run_at = next_run_at
+        self.recent.add(key, snapshot, at)
         return self._emit("success", key, before, account.facts(), at, manual=manual)
 
     def fail(self, key: str, error: FetchError, at: datetime, *, attempts: list[Attempt] | None = None,

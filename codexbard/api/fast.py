@@ -1,4 +1,4 @@
-"""The routes the guard middleware answers itself, without FastAPI: `GET /usage` and `GET /health`.
+"""The routes the guard middleware answers itself, without FastAPI: `GET /usage`, `/health` and `/metrics`.
 
 Nothing here imports FastAPI. The daemon's server (`codexbard.api.entry`) serves these two routes from
 this module and loads the FastAPI router, with its validation and OpenAPI models (about 7 MB of
@@ -130,5 +130,7 @@ def health_hot(ctx: ApiContext) -> HotRoute:
 
 
 def hot_routes(ctx: ApiContext, cache: UsageCache) -> dict[str, HotRoute]:
-    """The paths the guard answers from `cache` and `health_bytes`."""
-    return {"/usage": cache.hot, "/health": health_hot(ctx)}
+    """The paths the guard answers from `cache`, `health_bytes` and the metrics cache."""
+    from codexbard.api.metrics import MetricsCache  # no prometheus_client until the first scrape
+
+    return {"/usage": cache.hot, "/health": health_hot(ctx), "/metrics": MetricsCache(ctx).hot}

@@ -27,6 +27,7 @@ from codexbard.scheduler.backoff import (
 )
 from codexbard.state import AccountState, State
 from codexbard.store.store import PollRecord
+from codexbard.telemetry import FetchStats
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +88,13 @@ class AccountPoll:
     """Runs one poll of one account and applies its outcome (the scheduler's single-flight wraps it)."""
 
     def __init__(self, runtime: Runtime, state: State, store: PollStore | None, clock: Clock,
-                 semaphore: asyncio.Semaphore) -> None:
+                 semaphore: asyncio.Semaphore, stats: FetchStats | None = None) -> None:
         self.runtime = runtime
         self.state = state
         self.store = store
         self.clock = clock
         self._semaphore = semaphore
+        self.stats = stats if stats is not None else FetchStats()
 
     async def run(self, key: str, *, manual: bool = False) -> PollResult | None:
         """Poll `key` now; None for an unknown account."""
@@ -103,6 +105,8 @@ class AccountPoll:
             started = self.clock.now()
             outcome = await self.runtime.fetch(account.plan)
         now = self.clock.now()
+        failed_as = None if outcome.snapshot is not None else (outcome.error.kind if outcome.error else "internal")
+        self.stats.record(account.plan.spec.id, account.plan.account, outcome.duration_ms / 1000.0, failed_as)
         if outcome.snapshot is not None:
             result = self._succeeded(account, outcome, now, manual=manual)
         else:

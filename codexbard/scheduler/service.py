@@ -21,6 +21,7 @@ from codexbard.runtime import Runtime
 from codexbard.scheduler.jobs import Jobs, StatusPollerLike, StatusStore
 from codexbard.scheduler.poll import AccountPoll, PollResult, PollStore, in_credential_backoff, refresh_blocked
 from codexbard.state import AccountState, State
+from codexbard.telemetry import FetchStats
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,9 @@ class PollScheduler:
         self.state = state
         self.store = store
         self.clock = clock or runtime.clock
-        self.poller = AccountPoll(runtime, state, store, self.clock, asyncio.Semaphore(max_concurrent))
+        self.fetch_stats = FetchStats()  # what GET /metrics reports of the polls
+        self.poller = AccountPoll(runtime, state, store, self.clock, asyncio.Semaphore(max_concurrent),
+                                  self.fetch_stats)
         self.jobs = Jobs(runtime, state, store, self.clock, self._poll_job, status_poller)
         self._tasks: dict[str, asyncio.Task[PollResult | None]] = {}
         self._closing = False

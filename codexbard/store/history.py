@@ -8,7 +8,15 @@ from typing import Final
 
 from codexbard.models import UsageSnapshot
 from codexbard.store.database import Connection, Database, rows_of
-from codexbard.store.records import RetentionPolicy, Sample, encode_account, from_epoch, opt_datetime, to_epoch
+from codexbard.store.records import (
+    RetentionPolicy,
+    Sample,
+    decode_account,
+    encode_account,
+    from_epoch,
+    opt_datetime,
+    to_epoch,
+)
 from codexbard.store.samples import Point, window_points, worth_storing
 
 # Every series of one provider account with its newest sample (NULLs for a series left empty).
@@ -35,6 +43,15 @@ _HISTORY_STEPPED: Final = (
     + "GROUP BY CAST(w.t / :step AS INTEGER) ORDER BY 1"
 )
 _HISTORY_RAW: Final = "SELECT w.t, w.used_percent, w.resets_at" + _HISTORY_WHERE + "ORDER BY w.t"
+
+# Every series' samples since a time, for the in-memory ring the forecasts read (one query at start).
+_RECENT: Final = """
+SELECT s.provider, s.account, s.window_name, w.t, w.used_percent, w.resets_at
+FROM window_samples AS w
+JOIN window_series AS s ON s.id = w.series_id
+WHERE w.t >= ?
+ORDER BY s.id, w.t
+"""
 
 
 class SamplesRepository:
@@ -79,6 +96,16 @@ class SamplesRepository:
                 inserts,
             )
         return len(inserts)
+
+    async def recent(self, since: datetime) -> dict[tuple[str, str | None, str], list[Sample]]:
+        """Every series' samples at or after `since`, oldest first, keyed by (provider, account, window)."""
+        async with self._db.reading() as conn:
+            rows = await rows_of(conn, _RECENT, (to_epoch(since),))
+        out: dict[tuple[str, str | None, str], list[Sample]] = {}
+        for provider, account, window, t, used, resets in rows:
+            out.setdefault((provider, decode_account(account), window), []).append(
+                Sample(t=from_epoch(t), used_percent=used, resets_at=opt_datetime(resets)))
+        return out
 
     async def history(
         self,

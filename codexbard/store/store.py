@@ -141,6 +141,10 @@ class Store:
         """One window's samples in [since, until] by time; with `step`, the last one per bucket."""
         return await self.samples.history(provider, account, window, since, until, step)
 
+    async def recent_samples(self, since: datetime) -> dict[tuple[str, str | None, str], list[Sample]]:
+        """Every window series' samples at or after `since`, keyed by (provider, account, window)."""
+        return await self.samples.recent(since)
+
     async def save_status(self, provider: str, status: ProviderStatus, fetched_at: datetime) -> None:
         """Replace the stored service status of a provider."""
         async with self.db.transaction() as conn:

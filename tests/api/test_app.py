@@ -58,7 +58,8 @@ async def test_usage_lists_enabled_providers_in_registry_order(daemon: Daemon) -
     assert [p["provider"] for p in body] == ["alpha", "beta"]
     alpha, beta = body
     assert set(alpha) == {"provider", "displayName", "account", "source", "version", "status", "usage",
-                          "credits", "cost", "pace", "error", "stale", "fetchedAt", "nextRefreshAt"}
+                          "credits", "cost", "pace", "forecast", "error", "stale", "fetchedAt",
+                          "nextRefreshAt"}
     assert alpha["usage"]["primary"] == {"usedPercent": 40.0, "windowMinutes": None, "resetsAt": None,
                                          "resetDescription": None, "label": "Session"}
     assert alpha["usage"]["secondary"] is None and alpha["usage"]["tertiary"] is None

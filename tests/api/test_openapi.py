@@ -17,7 +17,7 @@ from tests.api.test_app import BASE, make_daemon
 from tests.fakes import ScriptedStrategy, fake_spec, make_runtime, snapshot
 
 PAYLOAD = {"provider", "displayName", "account", "source", "version", "status", "usage", "credits", "cost", "pace",
-           "error", "stale", "fetchedAt", "nextRefreshAt"}
+           "forecast", "error", "stale", "fetchedAt", "nextRefreshAt"}
 USAGE_BLOCK = {"primary", "secondary", "tertiary", "extraRateWindows", "providerCost", "updatedAt", "identity",
                "accountEmail", "accountOrganization", "loginMethod"}
 RATE_WINDOW = {"usedPercent", "windowMinutes", "resetsAt", "resetDescription", "label"}
@@ -108,8 +108,10 @@ def conforms(spec: dict[str, Any], value: Any, schema: dict[str, Any]) -> bool:
 async def test_every_route_has_a_described_payload(served: tuple[Daemon, httpx.AsyncClient, dict[str, Any]]) -> None:
     _, _, spec = served
     assert sorted((path, method) for path, ops in spec["paths"].items() for method in ops) == [
-        ("/health", "get"), ("/history", "get"), ("/providers", "get"), ("/refresh", "post"), ("/status", "get"),
-        ("/usage", "get"), ("/usage/{provider_id}", "get")]
+        ("/events", "get"), ("/health", "get"), ("/history", "get"), ("/metrics", "get"), ("/providers", "get"),
+        ("/refresh", "post"), ("/status", "get"), ("/usage", "get"), ("/usage/{provider_id}", "get")]
+    for path, media in (("/events", "text/event-stream"), ("/metrics", "text/plain")):
+        assert spec["paths"][path]["get"]["responses"]["200"]["content"][media]["schema"] == {"type": "string"}
     usage = body_schema(spec, "/usage")
     array, flat = usage["anyOf"]
     assert array["type"] == "array" and fields(spec, array["items"]) == PAYLOAD

@@ -131,6 +131,7 @@ def zai_payload(**changes: Any) -> dict[str, Any]:
                           "summary": "27% in reserve | Expected 39% used | Lasts until reset"},
             "tertiary": None,
         },
+        "forecast": None,  # the one-shot CLI keeps no history
         "error": None,
         "stale": False,
         "fetchedAt": "2026-11-25T18:00:00Z",

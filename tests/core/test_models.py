@@ -307,6 +307,7 @@ def test_provider_payload_top_level_keys() -> None:
         "credits",
         "cost",
         "pace",
+        "forecast",
         "error",
         "stale",
         "fetchedAt",

@@ -1,0 +1,178 @@
+"""GET /metrics against the bare route, and what 200 open /events clients cost polls, /usage and memory.
+
+Uses the setup of bench/usage_throughput.py: a fake upstream for 20 payloads, `codexbard serve` as a
+subprocess, a bare FastAPI + uvicorn route serving the /usage bytes, and `wrk` (or the asyncio client).
+
+1. /metrics and /usage on codexbard against the bare route (50 keep-alive connections), median of rounds.
+2. Without and then with 200 SSE clients connected (each reading every frame): the wall time of
+   `POST /refresh` polling all 20 accounts, /usage p99 under load, the daemon's RSS, and how many frames
+   the clients received.
+
+    python bench/events_metrics.py [--seconds 5] [--rounds 3] [--clients 200] [--python .venv/bin/python]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from usage_throughput import BARE, Codexbard, fake_upstream, free_port, get, run_python, run_wrk, wait_port
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def refresh_wall(port: int) -> float:
+    """Seconds for POST /refresh to poll every account (after the 10 s refresh debounce has passed)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        started = time.perf_counter()
+        conn.request("POST", "/refresh")
+        conn.getresponse().read()
+        return time.perf_counter() - started
+    finally:
+        conn.close()
+
+
+class SseClients:
+    """N /events connections in a thread of their own, each reading everything."""
+
+    def __init__(self, port: int, n: int) -> None:
+        self.port, self.n = port, n
+        self.frames = 0
+        self.connected = 0
+        self._loop = asyncio.new_event_loop()
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        self._loop.run_until_complete(self._main())
+
+    async def _one(self) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        writer.write(b"GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        await writer.drain()
+        self.connected += 1
+        assert self._stop is not None
+        try:
+            while not self._stop.is_set():
+                chunk = await reader.read(65536)
+                if not chunk:
+                    break
+                self.frames += chunk.count(b"\nevent: ")
+        finally:
+            writer.close()
+
+    async def _main(self) -> None:
+        self._stop = asyncio.Event()
+        tasks = [asyncio.create_task(self._one()) for _ in range(self.n)]
+        await self._stop.wait()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while self.connected < self.n and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--python", default=sys.executable)
+    parser.add_argument("--loop", default="auto")
+    args = parser.parse_args()
+    load = run_wrk if shutil.which("wrk") else run_python
+    print(f"client: {'wrk' if load is run_wrk else 'python'}; {args.rounds} rounds of {args.seconds:g} s")
+    with fake_upstream() as up, tempfile.TemporaryDirectory() as tmp:
+        daemon = Codexbard(args.python, up, args.loop, Path(tmp, "d"))
+        daemon.start()
+        daemon.wait_for_data()
+        assert daemon.proc is not None
+        usage_file = Path(tmp, "usage.json")
+        usage_file.write_bytes(get(daemon.port, "/usage"))
+        health_file = Path(tmp, "health.json")
+        health_file.write_bytes(get(daemon.port, "/health"))
+        metrics = get(daemon.port, "/metrics")
+        lines = metrics.count(b"\n")
+        print(f"/metrics: {len(metrics)} bytes, {lines} lines; /usage: {usage_file.stat().st_size} bytes")
+        bare_port = free_port()
+        bare = subprocess.Popen([args.python, "-c", BARE, str(bare_port), str(usage_file), str(health_file)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_port(bare_port)
+            print("\n1. 50 keep-alive connections")
+            targets = {"bare /usage": (bare_port, "/usage"), "codexbard /metrics": (daemon.port, "/metrics"),
+                       "codexbard /usage": (daemon.port, "/usage")}
+            load(bare_port, "/usage", 50, 1, False)
+            load(daemon.port, "/metrics", 50, 1, False)
+            runs: dict[str, list[float]] = {name: [] for name in targets}
+            for _ in range(args.rounds):
+                for name, (port, path) in targets.items():
+                    runs[name].append(load(port, path, 50, args.seconds, False).rps)
+            base = statistics.median(runs["bare /usage"])
+            for name, values in runs.items():
+                rps = statistics.median(values)
+                print(f"  {name:20} {rps:9.0f} req/s  ratio {rps / base:4.2f}x")
+
+            print(f"\n2. polls and /usage with and without {args.clients} SSE clients")
+            results: dict[str, tuple[float, float, int]] = {}
+            clients: SseClients | None = None
+            for phase in ("without", "with"):
+                if phase == "with":
+                    rss_before = rss_kib(daemon.proc.pid)
+                    clients = SseClients(daemon.port, args.clients)
+                    clients.start()
+                    time.sleep(1)
+                    rss_after = rss_kib(daemon.proc.pid)
+                walls, p99s = [], []
+                for _ in range(args.rounds):
+                    time.sleep(10.5)  # past the refresh debounce
+                    walls.append(refresh_wall(daemon.port))
+                    p99s.append(load(daemon.port, "/usage", 50, args.seconds, False).p99_ms)
+                results[phase] = (statistics.median(walls), statistics.median(p99s), rss_kib(daemon.proc.pid))
+            assert clients is not None
+            frames, connected = clients.frames, clients.connected
+            clients.stop()
+            (w0, p0, _), (w1, p1, rss_end) = results["without"], results["with"]
+            print(f"  poll wall (POST /refresh, 20 accounts): {w0 * 1000:7.1f} ms without, {w1 * 1000:7.1f} ms with"
+                  f"  ({w1 / w0:4.2f}x)")
+            print(f"  /usage p99 (50 connections):           {p0:7.2f} ms without, {p1:7.2f} ms with"
+                  f"  ({p1 / p0:4.2f}x)")
+            print(f"  RSS: {rss_before / 1024:.1f} MiB before the clients, {rss_after / 1024:.1f} MiB with "
+                  f"{connected} connected (+{(rss_after - rss_before) / 1024:.1f} MiB), "
+                  f"{rss_end / 1024:.1f} MiB after the polls")
+            print(f"  frames the clients received: {frames} ({frames / max(1, connected):.0f} per client)")
+        finally:
+            bare.terminate()
+            bare.wait(10)
+            daemon.stop()
+
+
+if __name__ == "__main__":
+    main()
