@@ -197,8 +197,13 @@ async def _spawn(ctx: FetchContext, binary: str, folder: Path, session_id: str) 
                                   extra_env=child_extra_env(ctx, folder), cwd=str(folder), max_output=CLI_OUTPUT_CAP)
 
 
-async def _close(session: PtySession) -> None:
+async def _close(session: PtySession, grace: float = 0.5) -> None:
+    """Type `/exit`, give `claude` `grace` s to leave on its own, then kill its group."""
     await _send(session, CLI_EXIT_COMMAND + "\r")
+    loop = asyncio.get_running_loop()
+    until = loop.time() + grace
+    while not session.exited and loop.time() < until:
+        await asyncio.sleep(0.02)
     await session.close()
 
 
