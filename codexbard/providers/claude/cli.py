@@ -103,7 +103,10 @@ async def capture(session: PtySession, command: str, timeout: float, timing: Tim
     usage = command == CLI_USAGE_COMMAND
     answers = AUTO_ANSWERS + (USAGE_AUTO_ANSWERS if usage else STATUS_AUTO_ANSWERS)
     fired: set[str] = set()
-    await session.send(command + "\r")
+    try:
+        await session.send(command + "\r")
+    except ProviderError:
+        raise Timeout(f"`claude` exited before {command}") from None
     loop = asyncio.get_running_loop()
     started = loop.time()
     deadline = started + timeout
@@ -226,13 +229,23 @@ async def delegate_refresh(ctx: FetchContext, credentials: Path, timing: Timing 
         await asyncio.sleep(timing.startup)
         await _send(session, CLI_STATUS_COMMAND + "\r")
         deadline = loop.time() + ctx.remaining(timing.delegate_timeout)
+        fired: set[str] = set()
         while loop.time() < deadline and not session.exited:
             await asyncio.sleep(timing.delegate_enter)
             if await ctx.files.stat_identity_async(credentials) != before:
                 changed = True
                 await asyncio.sleep(timing.delegate_settle)
                 break
-            await _send(session, "\r")
+            squeezed = _squeeze(session.screen())
+            answered = [(p, k) for p, k in AUTO_ANSWERS + STATUS_AUTO_ANSWERS
+                        if p not in fired and _squeeze(p) in squeezed]
+            for prompt, keys in answered:
+                fired.add(prompt)
+                await _send(session, keys)
+            if answered:  # a start-up prompt swallowed the command: type it again
+                await _send(session, CLI_STATUS_COMMAND + "\r")
+            else:
+                await _send(session, "\r")
     finally:
         await _close(session)
         await asyncio.to_thread(forget_probe_sessions, paths.config_root(ctx), folder)
@@ -287,10 +300,10 @@ class ClaudeCliStrategy(Strategy):
         try:
             await asyncio.sleep(self.timing.startup)
             usage_text = await capture(session, CLI_USAGE_COMMAND, ctx.remaining(timeout), self.timing)
-            if not looks_like_usage(usage_text):
+            if not looks_like_usage(usage_text) and usage_error(usage_text) is None:
                 usage_text = await capture(session, CLI_USAGE_COMMAND,
                                            ctx.remaining(max(timeout, self.timing.recapture_min)), self.timing)
-            if usage_error(usage_text) is None and not is_still_loading(usage_text):
+            if looks_like_usage(usage_text) and usage_error(usage_text) is None and not is_still_loading(usage_text):
                 try:
                     status_text = await capture(session, CLI_STATUS_COMMAND,
                                                 ctx.remaining(min(timeout, self.timing.status_max)), self.timing)

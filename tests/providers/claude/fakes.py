@@ -45,7 +45,7 @@ def write_credentials(root: Path, doc: dict[str, Any]) -> Path:
 
 
 _SCRIPT = r'''#!{python}
-import json, os, sys, time
+import json, os, re, sys, termios, time
 MODE = {mode!r}
 LOG = {log!r}
 PANEL = {panel!r}
@@ -66,23 +66,35 @@ if sys.argv[1:] == ["auth", "status", "--json"]:
 if sys.argv[1:] == ["--version"]:
     print("2.1.9 (Claude Code)")
     sys.exit(0)
+if sys.stdin.isatty():  # Claude Code draws its own input line: no terminal echo
+    attrs = termios.tcgetattr(0)
+    attrs[3] &= ~termios.ECHO
+    termios.tcsetattr(0, termios.TCSANOW, attrs)
 out = sys.stdout
+def clean(line):
+    # The terminal's answer to a cursor-position query arrives as input, like in the real program.
+    return re.sub(r"\x1b\[[0-9;]*R", "", line.rstrip("\n"))
 def show(text):
     out.write(text)
     out.flush()
 
 if MODE == "nothing":
     for line in sys.stdin:
-        log("line", line.rstrip("\n"))
+        log("line", clean(line))
     sys.exit(0)
 if MODE == "login":
     show("\x1b[2J\x1b[H Welcome to Claude Code\r\n\r\n Select login method:\r\n 1. Claude account with subscription\r\n")
     for line in sys.stdin:
-        log("line", line.rstrip("\n"))
+        log("line", clean(line))
     sys.exit(0)
 show("\x1b[2J\x1b[H\x1b[1m Do you trust the files in this folder?\x1b[0m\r\n 1. Yes, proceed\r\n")
+for line in sys.stdin:  # the folder-trust prompt swallows everything until it is answered
+    log("line", clean(line))
+    if clean(line) == "y":
+        show("\x1b[2J\x1b[H Welcome to Claude Code\r\n > \r\n")
+        break
 for line in sys.stdin:
-    line = line.rstrip("\n")
+    line = clean(line)
     log("line", line)
     if line == "/exit":
         sys.exit(0)

@@ -170,7 +170,7 @@ async def test_expired_credentials_are_refreshed_by_delegation_only(
     assert snapshot.primary is not None and snapshot.primary.used_percent == 23.0
     assert up.requests[0].headers["authorization"] == f"Bearer {fakes.NEW_ACCESS}"
     no_token_endpoint(up)
-    assert fakes.typed_lines(log) == ["/status", "/exit"]
+    assert fakes.typed_lines(log) == ["/status", "y", "/status", "/exit"]
     argv = [value for kind, value in fakes.read_log(log) if kind == "argv"]
     assert argv[0][:4] == ["--allowed-tools", "", "--strict-mcp-config", "--session-id"]
     # Claude Code's file keeps every other key; codexbard wrote nothing into it.
