@@ -203,10 +203,8 @@ async def _spawn(ctx: FetchContext, binary: str, folder: Path, session_id: str) 
 async def _close(session: PtySession, grace: float = 0.5) -> None:
     """Type `/exit`, give `claude` `grace` s to leave on its own, then kill its group."""
     await _send(session, CLI_EXIT_COMMAND + "\r")
-    loop = asyncio.get_running_loop()
-    until = loop.time() + grace
-    while not session.exited and loop.time() < until:
-        await asyncio.sleep(0.02)
+    with contextlib.suppress(ProviderError):
+        await session.settle(grace, timeout=grace)
     await session.close()
 
 
