@@ -394,18 +394,19 @@ def test_provider_all_lists_every_provider_in_registry_order(env: dict[str, str]
     payloads = result.json()
     assert [p["provider"] for p in payloads] == registry_module.default_registry().ids()
     assert [p["displayName"] for p in payloads] == [s.display_name for s in registry_module.default_registry()]
-    assert payloads[0] == zai_payload()
-    for payload in payloads[1:]:
+    assert next(p for p in payloads if p["provider"] == "zai") == zai_payload()
+    for payload in [p for p in payloads if p["provider"] != "zai"]:
         assert payload["usage"] is None
         assert payload["error"]["kind"] == "not_configured"
         assert payload["error"]["code"] == 1
         assert payload["nextRefreshAt"] is None
-    assert payloads[1]["error"]["message"].startswith("Kimi K2 is not enabled (")
-    assert "KIMI_K2_API_KEY" in payloads[1]["error"]["message"]
-    assert payloads[2]["error"]["message"].startswith("Warp is not enabled (")
-    assert "WARP_API_KEY" in payloads[2]["error"]["message"]
-    assert payloads[3]["error"]["message"].startswith("OpenRouter is not enabled (")
-    assert "OPENROUTER_API_KEY" in payloads[3]["error"]["message"]
+    by_id = {p["provider"]: p for p in payloads}
+    assert by_id["kimik2"]["error"]["message"].startswith("Kimi K2 is not enabled (")
+    assert "KIMI_K2_API_KEY" in by_id["kimik2"]["error"]["message"]
+    assert by_id["warp"]["error"]["message"].startswith("Warp is not enabled (")
+    assert "WARP_API_KEY" in by_id["warp"]["error"]["message"]
+    assert by_id["openrouter"]["error"]["message"].startswith("OpenRouter is not enabled (")
+    assert "OPENROUTER_API_KEY" in by_id["openrouter"]["error"]["message"]
     # only zai's upstream was asked
     assert [r[1] for r in upstream.requests] == [QUOTA_PATH]
 
