@@ -30,6 +30,7 @@ DEFAULT_PORT = 8765
 CONNECT_TIMEOUT = 0.08
 BUDGET_SECONDS = 0.15  # all socket work together; Python's own start-up is the rest of the 200 ms
 WRAP_TIMEOUT = 2.0
+LINGER_SECONDS = 10.0
 SEPARATOR = " · "
 PLAIN = "Claude"
 INGEST_PATH = "/ingest/claude-statusline"
@@ -260,21 +261,56 @@ class Daemon:
             sock = _socket.socket(family, _socket.SOCK_STREAM)
         except OSError:
             return None
+        sent = False
         try:
             sock.settimeout(min(CONNECT_TIMEOUT, left))
             sock.connect((self.host, self.port))
             sock.settimeout(max(0.01, self.deadline - time.monotonic()))
             sock.sendall(request)
+            sent = True
             while True:
                 chunk = sock.recv(65536)
                 if not chunk:
                     break
                 chunks.append(chunk)
+        except TimeoutError:
+            if sent and method == "POST":
+                _linger(sock)
+            return None
         except OSError:
             return None
         finally:
             sock.close()
         return _decode_response(b"".join(chunks))
+
+
+def _linger(sock: Any) -> None:
+    """Let a detached child wait for the daemon's answer, so a slow first request is not dropped.
+
+    The daemon drops a request whose client went away before it read the body (the first request after
+    start loads the API router, which takes longer than the status line may wait). The child has no stdio,
+    so Claude Code sees this command finish at once; it exits after the answer or `LINGER_SECONDS`.
+    """
+    import os
+
+    try:
+        pid = os.fork()
+    except OSError:
+        return
+    if pid != 0:
+        return
+    try:  # the child: never returns
+        os.setsid()
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        sock.settimeout(LINGER_SECONDS)
+        while sock.recv(65536):
+            pass
+    except BaseException:  # noqa: S110 - a detached helper has nowhere to report to
+        pass
+    finally:
+        os._exit(0)
 
 
 def _decode_response(data: bytes) -> Any:
