@@ -115,7 +115,8 @@ def test_providers_text(clean_env: Path, capsys: pytest.CaptureFixture[str]) -> 
     lines = result.out.splitlines()
     headers = [line for line in lines if not line.startswith(" ")]
     assert headers == [f"{s.id:<12} {'enabled' if s.id == 'zai' else 'disabled'}" for s in default_registry()]
-    assert from_header(lines, "zai          enabled")[:2] == ["zai          enabled", "    api (api) available: API key from env Z_AI_API_KEY"]
+    assert from_header(lines, "zai          enabled")[:2] == [
+        "zai          enabled", "    api (api) available: API key from env Z_AI_API_KEY"]
     for header, reason in [
         ("kimik2       disabled",
          "    api (api) unavailable: Kimi K2 API key not found (looked in env KIMI_K2_API_KEY, "),

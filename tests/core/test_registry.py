@@ -301,7 +301,7 @@ def test_several_spec_problems_are_reported_together() -> None:
 
 def test_the_built_in_specs_are_valid() -> None:
     registry = default_registry()
-    assert registry.ids() == ["zai", "kimik2", "warp", "openrouter"]
+    assert registry.ids() == ["claude", "zai", "kimik2", "warp", "openrouter"]
     assert registry.broken == {}
 
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -41,18 +41,18 @@ def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 class Recorder(BaseHTTPRequestHandler):
     """A fake daemon: records requests, answers /usage with a stored Claude payload."""
 
-    seen: list[tuple[str, str, dict[str, str], bytes]] = []
-    usage: list[dict[str, Any]] = []
+    seen: ClassVar[list[tuple[str, str, dict[str, str], bytes]]] = []
+    usage: ClassVar[list[dict[str, Any]]] = []
 
     def _record(self, body: bytes = b"") -> None:
         Recorder.seen.append((self.command, self.path, dict(self.headers), body))
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("content-length", "0")))
         self._record(body)
         self._answer({"accepted": True, "reason": None})
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._record()
         self._answer(Recorder.usage)
 
@@ -175,11 +175,13 @@ def test_wrap_shows_both_outputs(clean_env: Path) -> None:
 
 # --- install / uninstall ------------------------------------------------------------------------------------------
 
-ORIGINAL = '{\n    "model": "opus",\n    "statusLine": {"type": "command", "command": "~/bin/my line", "padding": 0},\n' \
-           '    "permissions": {"allow": ["Bash(ls)"]}\n}\n'
+ORIGINAL = ('{\n    "model": "opus",\n'
+            '    "statusLine": {"type": "command", "command": "~/bin/my line", "padding": 0},\n'
+            '    "permissions": {"allow": ["Bash(ls)"]}\n}\n')
 
 
-def test_install_wraps_and_uninstall_restores_byte_for_byte(clean_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_install_wraps_and_uninstall_restores_byte_for_byte(clean_env: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
     env = {"HOME": str(clean_env), "PATH": "/nonexistent"}
     path = settings_path(env)
     path.parent.mkdir(parents=True)

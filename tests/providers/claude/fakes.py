@@ -59,7 +59,8 @@ def log(kind, value):
         fh.write(json.dumps([kind, value]) + "\n")
 
 log("argv", sys.argv[1:])
-log("env", {{k: v for k, v in os.environ.items() if k.startswith(("ANTHROPIC", "CODEXBAR", "CLAUDE", "DISABLE", "TERM", "PWD"))}})
+WATCHED = ("ANTHROPIC", "CODEXBAR", "CLAUDE", "DISABLE", "TERM", "PWD")
+log("env", {{k: v for k, v in os.environ.items() if k.startswith(WATCHED)}})
 if sys.argv[1:] == ["auth", "status", "--json"]:
     print(json.dumps({{"loggedIn": LOGGED_IN, "authMethod": "claude.ai"}}))
     sys.exit(0)
@@ -83,7 +84,8 @@ if MODE == "nothing":
         log("line", clean(line))
     sys.exit(0)
 if MODE == "login":
-    show("\x1b[2J\x1b[H Welcome to Claude Code\r\n\r\n Select login method:\r\n 1. Claude account with subscription\r\n")
+    show("\x1b[2J\x1b[H Welcome to Claude Code\r\n\r\n Select login method:\r\n")
+    show(" 1. Claude account with subscription\r\n")
     for line in sys.stdin:
         log("line", clean(line))
     sys.exit(0)

@@ -49,7 +49,7 @@ def test_loading_the_registry_does_not_import_models_parsers_or_the_pty() -> Non
             "print(sorted(m for m in sys.modules if m.startswith('codexbard.providers.claude.') or m in "
             "('codexbard.host.pty', 'pyte')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    loaded = set(eval(out))  # noqa: S307 - our own printed list
+    loaded = set(eval(out))
     assert not loaded & {"codexbard.providers.claude.models", "codexbard.providers.claude.parse",
                          "codexbard.providers.claude.panel", "codexbard.host.pty", "pyte"}
 
