@@ -22,7 +22,7 @@ from codexbard.models import FetchError, ProviderStatus, UsageSnapshot
 
 log = logging.getLogger(__name__)
 
-EventKind = Literal["success", "failure", "restore", "enable", "disable", "status"]
+EventKind = Literal["success", "failure", "restore", "enable", "disable", "status", "ingest"]
 
 DEFAULT_QUEUE_SIZE: Final = 256
 
@@ -193,6 +193,8 @@ def describe(event: Event) -> tuple[int, str] | None:
         return logging.INFO, f"{event.key}: disabled"
     if event.kind == "restore":
         return logging.DEBUG, f"{event.key}: restored from the database"
+    if event.kind == "ingest":
+        return logging.DEBUG, f"{event.key}: updated from a pushed source ({after.source})"
     was = previous.error_kind if previous is not None else None
     if event.kind == "success":
         if was is not None:

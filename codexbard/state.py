@@ -1,7 +1,7 @@
 """The in-memory view of every provider account: latest snapshot, error, schedule, status.
 
 It is a state machine: an account's fields change only through the transition methods of `State`
-(`succeed`, `fail`, `restore`, `enable`, `disable`, `set_status`, plus `schedule` for the next run), each
+(`succeed`, `fail`, `ingest`, `restore`, `enable`, `disable`, `set_status`, plus `schedule` for the next run), each
 of which bumps `State.version` (the API caches rendered bytes by it) and publishes an `Event` with the
 payload-relevant facts before and after to the `EventHub`. The scheduler calls them after each poll (and
 the store persists the same facts); the API only reads, so no request touches the database or a provider.
@@ -201,6 +201,21 @@ class State:
         if next_run_at is not None:
             account.next_run_at = next_run_at
         return self._emit("failure", key, before, account.facts(), at, manual=manual)
+
+    def ingest(self, key: str, snapshot: UsageSnapshot, source: str, at: datetime) -> Event:
+        """Data pushed to the daemon (Claude Code's status line) replaces the snapshot without a poll.
+
+        The poll bookkeeping is left alone: last attempt and success, failure count, rate-limit back-off and
+        the next run stay, so an ingest never resets the schedule or a provider's refresh floor. The error of
+        the last poll stays too (the next poll reconciles); the data itself is fresh, so it is not stale.
+        """
+        account = self.require(key)
+        before = account.facts()
+        account.snapshot = snapshot
+        account.source = source
+        account.fetched_at = at
+        account.stale = False
+        return self._emit("ingest", key, before, account.facts(), at)
 
     def record_fetch(self, key: str, outcome: FetchOutcome, at: datetime, *, manual: bool = False) -> Event:
         """Apply a pipeline outcome without scheduling (the one-shot CLI's path: nothing is re-polled)."""

@@ -50,6 +50,7 @@ class Registry:
 # The built-in provider modules, in the order `/usage` lists them; each exports `PROVIDER`.
 PROVIDER_MODULES: Final[tuple[str, ...]] = (
     "codexbard.providers.codex",
+    "codexbard.providers.claude",
     "codexbard.providers.zai",
     "codexbard.providers.kimik2",
     "codexbard.providers.warp",

@@ -108,10 +108,12 @@ def conforms(spec: dict[str, Any], value: Any, schema: dict[str, Any]) -> bool:
 async def test_every_route_has_a_described_payload(served: tuple[Daemon, httpx.AsyncClient, dict[str, Any]]) -> None:
     _, _, spec = served
     assert sorted((path, method) for path, ops in spec["paths"].items() for method in ops) == [
-        ("/events", "get"), ("/health", "get"), ("/history", "get"), ("/metrics", "get"), ("/providers", "get"),
-        ("/refresh", "post"), ("/status", "get"), ("/usage", "get"), ("/usage/{provider_id}", "get")]
+        ("/events", "get"), ("/health", "get"), ("/history", "get"), ("/ingest/claude-statusline", "post"),
+        ("/metrics", "get"), ("/providers", "get"), ("/refresh", "post"), ("/status", "get"), ("/usage", "get"),
+        ("/usage/{provider_id}", "get")]
     for path, media in (("/events", "text/event-stream"), ("/metrics", "text/plain")):
         assert spec["paths"][path]["get"]["responses"]["200"]["content"][media]["schema"] == {"type": "string"}
+    assert fields(spec, body_schema(spec, "/ingest/claude-statusline", "post")) == {"accepted", "reason"}
     usage = body_schema(spec, "/usage")
     array, flat = usage["anyOf"]
     assert array["type"] == "array" and fields(spec, array["items"]) == PAYLOAD

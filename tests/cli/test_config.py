@@ -28,6 +28,11 @@ region = "global"  # or bigmodel-cn
 """
 
 
+def from_header(lines: list[str], header: str) -> list[str]:
+    """The lines from one provider's header on (providers are listed in registry order, Claude first)."""
+    return lines[lines.index(header):]
+
+
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
@@ -353,7 +358,7 @@ def test_set_secret_stores_into_the_secrets_file(clean_env: Path, monkeypatch: p
 
 def test_set_secret_account_and_field(clean_env: Path, monkeypatch: pytest.MonkeyPatch,
                                       capsys: pytest.CaptureFixture[str]) -> None:
-    spec = next(s for s in default_registry() if s.account_setting_keys() and "api_key" in secret_fields(s))
+    spec = next(s for s in default_registry() if s.account_setting_keys() and "api_key" in s.secret_fields())
     field = secret_fields(spec)[0]
     write_config(clean_env, f'[[providers.{spec.id}.accounts]]\nlabel = "work"\n')
     env = base_env(clean_env)
@@ -475,8 +480,7 @@ def test_stored_secret_enables_the_provider(clean_env: Path, monkeypatch: pytest
     assert zai["strategies"][0]["available"] is True
     assert zai["strategies"][0]["reason"] == f"API key from secrets file {secrets_file(clean_env)}"
     text = run(capsys, env, "providers")
-    lines = text.out.splitlines()
-    assert lines[lines.index("zai          enabled"):][:2] == [
+    assert from_header(text.out.splitlines(), "zai          enabled")[:2] == [
         "zai          enabled",
         f"    api (api) available: API key from secrets file {secrets_file(clean_env)}",
     ]

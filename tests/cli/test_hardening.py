@@ -25,7 +25,7 @@ def write_config(home: Path, text: str) -> Path:
 
 
 def first_spec() -> object:
-    return next(iter(default_registry()))
+    return next(s for s in default_registry() if "api_key" in s.secret_fields())
 
 
 def every_action(parser: argparse.ArgumentParser, prefix: str = "codexbard") -> list[tuple[str, argparse.Action]]:
@@ -48,7 +48,8 @@ def test_every_option_has_help_text() -> None:
 def test_every_command_registers_once() -> None:
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    assert list(sub.choices) == ["serve", "usage", "providers", "status", "history", "doctor", "config", "service"]
+    assert list(sub.choices) == ["serve", "usage", "providers", "status", "history", "doctor", "config",
+                                 "statusline", "service"]
 
 
 # ------------------------------------------------------------------------------------------------ intervals
@@ -70,7 +71,7 @@ def test_default_interval_below_every_minimum_is_one_line_not_warnings(
 
 def test_config_set_refuses_an_interval_below_the_minimum(clean_env: Path,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
-    spec = next(iter(default_registry()))
+    spec = next(s for s in default_registry() if "api_key" in s.secret_fields())
     path = write_config(clean_env, "# mine\n")
     low = spec.min_interval_seconds - 1
     result = run(capsys, base_env(clean_env), "config", "set", f"providers.{spec.id}.interval_seconds", str(low))
@@ -173,7 +174,7 @@ def test_set_secret_prompt_ctrl_d_and_ctrl_c_exit_1_cleanly(
     clean_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
     interrupt: type[BaseException],
 ) -> None:
-    spec = next(s for s in default_registry() if "api_key" in secret_fields(s))  # set-secret's default field
+    spec = next(s for s in default_registry() if "api_key" in s.secret_fields())
 
     def prompt(text: str) -> str:
         raise interrupt
@@ -216,7 +217,7 @@ def test_set_secret_refuses_an_account_for_a_provider_without_accounts(
 def test_set_secret_refuses_an_account_that_is_not_configured(
     clean_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    spec = next(s for s in default_registry() if s.account_setting_keys() and "api_key" in secret_fields(s))
+    spec = next(s for s in default_registry() if s.account_setting_keys() and "api_key" in s.secret_fields())
     write_config(clean_env, f'[[providers.{spec.id}.accounts]]\nlabel = "home"\n')
     monkeypatch.setattr("sys.stdin", io.StringIO("value\n"))
     result = run(capsys, base_env(clean_env), "config", "set-secret", "--provider", spec.id,
@@ -245,7 +246,7 @@ def test_set_secret_refuses_an_account_that_is_not_configured(
 )
 def test_history_bad_range_or_step_is_one_line_exit_2(clean_env: Path, capsys: pytest.CaptureFixture[str],
                                                        args: tuple[str, ...], message: str) -> None:
-    spec = next(iter(default_registry()))
+    spec = next(s for s in default_registry() if "api_key" in s.secret_fields())
     result = run(capsys, base_env(clean_env), "history", "--provider", spec.id, *args)
     assert result.code == 2
     assert result.out == ""
