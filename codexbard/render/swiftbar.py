@@ -29,7 +29,7 @@ def clean(value: str) -> str:
 
 def bar(used_percent: float, cells: int = BAR_CELLS) -> str:
     """`▰▰▰▰▱▱▱▱▱▱` for 40% (clamped to 0–100, rounded to the nearest cell)."""
-    filled = max(0, min(cells, round(used_percent / 100.0 * cells)))
+    filled = max(0, min(cells, int(used_percent / 100.0 * cells + 0.5)))  # half up, not to even
     return "▰" * filled + "▱" * (cells - filled)
 
 
@@ -43,7 +43,7 @@ def local_base_url(host: str, port: int, token_required: bool) -> str | None:
 
 def _meter_lines(meter: Meter, now: datetime, zone: tzinfo) -> list[str]:
     used = meter.window.used_percent
-    line = f"{meter.label}  {bar(used)} {used:.0f}%"
+    line = f"{meter.label} {bar(used)} {used:.0f}%"
     resets_at = meter.window.resets_at
     if resets_at is not None:
         left = countdown(resets_at, now)
