@@ -72,7 +72,7 @@ class LineStream:
                     break  # the client left, the server is stopping, or the hub closed
                 change = None
                 wait = max(self._settle, last_at + self._min_interval - loop.time())
-                ended, _ = await asyncio.wait(ends, timeout=wait)
+                ended, _ = await asyncio.wait(ends, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
                 if ended:
                     break
                 subscription.drain()  # everything that happened meanwhile is in the next render
