@@ -85,7 +85,7 @@ async def test_text_reset_times_follow_tz(tmp_path: Path, monkeypatch: pytest.Mo
     await d.scheduler.poll("alpha")
     monkeypatch.setenv("TZ", "Asia/Kolkata")
     cache = UsageCache(context_of(d))
-    status, body, media = cache.get(b"format=text")
+    status, body, _ = cache.get(b"format=text")
     await d.stop(timeout=1)
     assert status == 200 and "resets 2026-11-26 01:30 IST" in body.decode()
 

@@ -58,8 +58,9 @@ class Lines:
 
 
 async def until(predicate: Any, timeout: float = 3.0) -> None:
+    """Poll a condition the stream task makes true (it runs on the same loop)."""
     async with asyncio.timeout(timeout):
-        while not predicate():
+        for _ in iter(lambda: bool(predicate()), True):
             await asyncio.sleep(0.005)
 
 
