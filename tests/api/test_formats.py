@@ -195,6 +195,7 @@ def test_stream_writes_a_line_at_once_and_one_per_change(tmp_path: Path, loop: s
         first = reader.chunk()
         assert json.loads(first) == {"text": "Alpha 40%", "alt": "alpha", "tooltip": "Alpha\n  Session: 40% used",
                                      "class": "ok", "percentage": 40}
+        assert live.server.config.app.router_loaded is False  # streams are served by the guard, not FastAPI
         run_on(live, live.daemon.scheduler.poll("alpha"))  # the same numbers: no line
         run_on(live, live.daemon.scheduler.poll("alpha"))  # 95%: one line
         second = reader.chunk()
