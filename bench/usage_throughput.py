@@ -13,6 +13,11 @@ connection per request (`Connection: close`) on /usage. Each mode runs bare and 
 `codexbard serve` to `/usage` answering with the 20 stored payloads (upstream hanging) is measured.
 
     python bench/usage_throughput.py [--seconds 5] [--rounds 3] [--python .venv/bin/python] [--client auto]
+        [--path '/usage?format=waybar'] [--skip-startup]
+
+`--path` measures another query of `/usage` (a format, a provider filter) in place of `/usage`: the bare
+route then serves the bytes codexbard answered for that query, with the same content type, so the ratio
+compares rendering-and-serving that format against serving fixed bytes.
 """
 
 from __future__ import annotations
@@ -138,10 +143,16 @@ class Codexbard:
 
 
 def get(port: int, path: str) -> bytes:
+    return get_typed(port, path)[0]
+
+
+def get_typed(port: int, path: str) -> tuple[bytes, str]:
+    """A GET's body and content type."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     try:
         conn.request("GET", path)
-        return conn.getresponse().read()
+        response = conn.getresponse()
+        return response.read(), response.getheader("content-type", "application/json")
     finally:
         conn.close()
 
@@ -154,11 +165,12 @@ BARE = textwrap.dedent('''
 
     usage = open(sys.argv[2], "rb").read()
     health = open(sys.argv[3], "rb").read()
+    usage_type = sys.argv[4] if len(sys.argv) > 4 else "application/json"
     app = FastAPI()
 
     @app.get("/usage")
     async def get_usage() -> Response:
-        return Response(usage, media_type="application/json")
+        return Response(usage, media_type=usage_type)
 
     @app.get("/health")
     async def get_health() -> Response:
@@ -264,7 +276,13 @@ def main() -> None:
     parser.add_argument("--python", default=sys.executable, help="interpreter of the install to measure")
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--loops", default="uvloop,asyncio")
+    parser.add_argument("--path", default="/usage",
+                        help="the /usage query to measure (e.g. '/usage?format=waybar'); "
+                             "the bare route serves its bytes")
+    parser.add_argument("--skip-startup", action="store_true", help="leave out the startup measurement")
     args = parser.parse_args()
+    if not args.path.startswith("/usage"):
+        parser.error("--path must be a query of /usage")
     client = args.client if args.client != "auto" else ("wrk" if shutil.which("wrk") else "python")
     load = run_wrk if client == "wrk" else run_python
     loops = [name for name in args.loops.split(",") if name]
@@ -278,15 +296,19 @@ def main() -> None:
             daemon.wait_for_data()
         first = daemons[loops[0]]
         usage_file, health_file = Path(tmp, "usage.json"), Path(tmp, "health.json")
-        usage_file.write_bytes(get(first.port, "/usage"))
+        body, media = get_typed(first.port, args.path)
+        usage_file.write_bytes(body)
         health_file.write_bytes(get(first.port, "/health"))
-        print(f"/usage: {len(json.loads(usage_file.read_bytes()))} payloads, {usage_file.stat().st_size} bytes")
+        print(f"/usage: {len(json.loads(get(first.port, '/usage')))} payloads; {args.path}: "
+              f"{usage_file.stat().st_size} bytes of {media}")
         bare_port = free_port()
-        bare = subprocess.Popen([args.python, "-c", BARE, str(bare_port), str(usage_file), str(health_file)],
+        bare = subprocess.Popen([args.python, "-c", BARE, str(bare_port), str(usage_file), str(health_file), media],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_port(bare_port)
             for title, path, connections, close in MODES:
+                if path == "/usage" and args.path != "/usage":
+                    title, path = title.replace("/usage", args.path), args.path
                 print(f"\n{title}")
                 ports = {"bare": bare_port, **{f"codexbard ({loop})": d.port for loop, d in daemons.items()}}
                 runs: dict[str, list[Result]] = {name: [] for name in ports}
@@ -308,6 +330,8 @@ def main() -> None:
             for daemon in daemons.values():
                 daemon.stop()
 
+        if args.skip_startup:
+            return
         print("\nstartup: `codexbard serve` to /usage answering with the 20 stored payloads (upstream hanging)")
         up.delay = 60.0
         for loop, daemon in daemons.items():

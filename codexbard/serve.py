@@ -155,6 +155,11 @@ class _Server(uvicorn.Server):
         self._loop = asyncio.get_running_loop()
         self.started = True
 
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Streaming responses watch `stopping` and end, so their connections close within the graceful period.
+        self.stopping.set()
+        await super().shutdown(sockets)
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         # A signal handler runs between two bytecodes of whatever the loop was doing: wake the
         # loop to set the flag instead of touching its futures from here.

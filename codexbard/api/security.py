@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Final
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -57,8 +57,12 @@ def allowed_host_names(bind: str, extra: Iterable[str]) -> frozenset[str]:
     return frozenset(names)
 
 
-HotRoute = Callable[[Scope], tuple[int, bytes, str]]
-"""A GET route answered without the router: scope → (status, body, content type)."""
+Streamer = Callable[[Receive, Send], Awaitable[None]]
+"""A response that writes itself (a stream), given the request's receive and send."""
+HotAnswer = tuple[int, bytes, str] | Streamer
+"""(status, body, content type), or a `Streamer` for a response that stays open."""
+HotRoute = Callable[[Scope], HotAnswer]
+"""A GET route answered without the router: scope → (status, body, content type) or a `Streamer`."""
 
 
 class GuardMiddleware:
@@ -108,13 +112,16 @@ class GuardMiddleware:
                 return
         route = self.hot.get(scope["path"])
         if route is not None and scope["method"] in ("GET", "HEAD"):
-            status, body, media = route(scope)
+            answer = route(scope)
+            if not isinstance(answer, tuple):
+                await answer(receive, send)
+                return
+            status, body, media = answer
             await send({"type": "http.response.start", "status": status, "headers": [
                 (b"content-type", media.encode("latin-1")), (b"content-length", b"%d" % len(body))]})
             await send({"type": "http.response.body", "body": body})
             return
         await self.app(scope, receive, send)
-
 
     def _cross_site(self, origin: bytes, fetch_site: bytes) -> bool:
         if fetch_site and fetch_site not in _SAME_SITE_FETCH:

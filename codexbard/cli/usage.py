@@ -38,8 +38,9 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--source", choices=source_choices(),
                         help="run only the strategies of this source mode (default: the configured `source`)")
     parser.add_argument("--status", action="store_true", help="also poll each provider's service status")
-    parser.add_argument("--format", choices=["text", "json", "flat"], default="text",
-                        help="text for people (default), the JSON of GET /usage, or the flat object")
+    parser.add_argument("--format", choices=["text", "json", "flat", "waybar", "swiftbar"], default="text",
+                        help="text for people (default), the JSON of GET /usage, the flat object, one Waybar "
+                             "JSON line, or SwiftBar/xbar plugin text")
     parser.add_argument("--pretty", action="store_true", help="indent the JSON output")
     add_config_option(parser)
 
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
                 raise CliError(
                     f"{plan.spec.display_name} does not accept --source {args.source} "
                     f"(accepts: {', '.join(plan.spec.modes())})", EXIT_USAGE)
-    if not plans and not args.provider:
+    if not plans and not args.provider and args.format != "text":  # the text output carries this hint itself
         err("no provider is enabled; run `codexbard providers` to see what each one needs")
 
     async def fetch() -> tuple[State, dict[str, ProviderStatus]]:
@@ -85,6 +86,13 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         print(render.payloads_json(payloads, pretty=args.pretty))
     elif args.format == "flat":
         print(json.dumps(render.flat(payloads), indent=2 if args.pretty else None))
+    elif args.format == "waybar":
+        thresholds = render.Thresholds.of(runtime.settings.display)
+        sys.stdout.write(render.waybar(payloads, now, thresholds, render.local_zone(env)))
+    elif args.format == "swiftbar":
+        # No daemon to POST /refresh to: the menu's refresh action re-runs the plugin, which fetches again.
+        thresholds = render.Thresholds.of(runtime.settings.display)
+        sys.stdout.write(render.swiftbar(payloads, now, thresholds, render.local_zone(env), None))
     else:
-        sys.stdout.write(render.text(payloads, now))
+        sys.stdout.write(render.text(payloads, now, render.local_zone(env)))
     return EXIT_OK if all(p.error is None for p in payloads) else EXIT_FAILED

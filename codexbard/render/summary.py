@@ -1,27 +1,39 @@
-"""The human-readable summary (`codexbard usage`, `GET /usage?format=text`)."""
+"""The human-readable summary (`codexbard usage`, `GET /usage?format=text`), reset times in the local zone."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
+from typing import Final
 
 from codexbard.models import ProviderPayload, WindowValue
 from codexbard.pace import format_duration
+from codexbard.render.localtime import reset_stamp
+
+NOTHING_ENABLED: Final = (
+    "No enabled provider matches; run `codexbard providers` to see what each one needs.\n"
+)
 
 
-def _window_line(name: str, window: WindowValue, now: datetime) -> str:
+def _window_line(name: str, window: WindowValue, now: datetime, zone: tzinfo = UTC) -> str:
     used = window.used_percent
     parts = [f"{name}: {max(0.0, 100.0 - used):.0f}% left ({used:.0f}% used)"]
     if window.resets_at is not None:
         seconds = (window.resets_at - now).total_seconds()
-        when = window.resets_at.strftime("%Y-%m-%d %H:%M UTC")
+        when = reset_stamp(window.resets_at, zone)
         parts.append(f"resets {when}" + (f" (in {format_duration(seconds)})" if seconds > 0 else ""))
-    if window.reset_description:
-        parts.append(window.reset_description)
+    if window.reset_description and window.reset_description.strip().lower() != name.strip().lower():
+        parts.append(window.reset_description)  # a description that only repeats the label is left out
     return ", ".join(parts)
 
 
-def text(payloads: list[ProviderPayload], now: datetime) -> str:
-    """A human-readable summary, one block per provider account."""
+def _label(line: str) -> str:
+    return line.partition(":")[0].strip().lower() if ":" in line else ""
+
+
+def text(payloads: list[ProviderPayload], now: datetime, zone: tzinfo = UTC) -> str:
+    """A human-readable summary, one block per provider account (a hint when there is none)."""
+    if not payloads:
+        return NOTHING_ENABLED
     blocks: list[str] = []
     for p in payloads:
         title = p.display_name + (f" [{p.account}]" if p.account else "")
@@ -31,11 +43,13 @@ def text(payloads: list[ProviderPayload], now: datetime) -> str:
             for slot, window in (("primary", p.usage.primary), ("secondary", p.usage.secondary),
                                  ("tertiary", p.usage.tertiary)):
                 if window is not None:
-                    lines.append("  " + _window_line(window.label or slot.capitalize(), window, now))
+                    lines.append("  " + _window_line(window.label or slot.capitalize(), window, now, zone))
             for extra in p.usage.extra_rate_windows:
-                lines.append("  " + _window_line(extra.title, extra.window, now))
-            if p.usage.login_method:
-                lines.append(f"  {p.usage.login_method}")
+                lines.append("  " + _window_line(extra.title, extra.window, now, zone))
+            login = p.usage.login_method
+            # A plan line such as Kimi's "Credits: 160 left" repeats the Credits line below: leave it out.
+            if login and not (p.credits is not None and _label(login) == "credits"):
+                lines.append(f"  {login}")
             if p.usage.account_email:
                 lines.append(f"  Account: {p.usage.account_email}")
         if p.credits is not None:

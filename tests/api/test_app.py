@@ -109,7 +109,7 @@ async def test_usage_one_and_formats(daemon: Daemon) -> None:
                                    "credits": None, "stale": False, "error": None, "updatedAt": None}
     assert text.headers["content-type"].startswith("text/plain")
     assert "Session: 60% left (40% used)" in text.text
-    assert bad.status_code == 400 and bad.json()["known"] == ["json", "flat", "text"]
+    assert bad.status_code == 400 and bad.json()["known"] == ["json", "flat", "text", "waybar", "swiftbar"]
     assert missing_account.status_code == 404
 
 

@@ -170,7 +170,7 @@ async def test_client_errors_are_described_as_error_bodies_never_422(
     assert set(spec["paths"]["/usage/{provider_id}"]["get"]["responses"]) == {"200", "404", "4XX"}
     assert set(spec["paths"]["/refresh"]["post"]["responses"]) == {"200", "503", "4XX"}
     formats = [p for p in spec["paths"]["/usage"]["get"]["parameters"] if p["name"] == "format"]
-    assert formats[0]["schema"]["enum"] == ["json", "flat", "text"]
+    assert formats[0]["schema"]["enum"] == ["json", "flat", "text", "waybar", "swiftbar"]  # issue 9 added two
 
 
 @pytest.mark.parametrize(

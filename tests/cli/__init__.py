@@ -38,6 +38,7 @@ def base_env(home: Path, **extra: str) -> dict[str, str]:
         "XDG_DATA_HOME": str(home / ".local" / "share"),
         "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
         "PATH": os.environ.get("PATH", ""),
+        "TZ": "UTC",  # reset times print in the local zone: pin it (tests that need another zone override it)
         **extra,
     }
 

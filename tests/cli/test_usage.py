@@ -155,13 +155,14 @@ def test_no_provider_enabled_prints_empty_array_and_a_hint(clean_env: Path, caps
     assert result.err == "codexbard: no provider is enabled; run `codexbard providers` to see what each one needs\n"
 
 
-def test_no_provider_enabled_text_prints_nothing_on_stdout(
+def test_no_provider_enabled_text_prints_the_hint_instead_of_nothing(
     clean_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # Changed deliberately (issue 9): the text summary is a hint, not an empty body, when nothing is enabled.
     result = run(capsys, base_env(clean_env), "usage")
     assert result.code == 0
-    assert result.out == ""
-    assert "no provider is enabled" in result.err
+    assert result.out == "No enabled provider matches; run `codexbard providers` to see what each one needs.\n"
+    assert result.err == ""
 
 
 # ---------------------------------------------------------------------------------------------- zai, json
@@ -456,11 +457,12 @@ def test_named_account_payload(clean_env: Path, upstream: FakeUpstream, capsys: 
 
 
 def test_text_format_lines(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    # Changed deliberately (issue 9): the 5-hour window's description "5-hour" only repeated its label; it is left out.
     result = run(capsys, env, "usage", "--provider", "zai", "--format", "text")
     assert result.code == 0
     assert result.out == (
         "z.ai (api)\n"
-        "  5-hour: 60% left (40% used), resets 2026-11-25 20:00 UTC (in 2h 0m), 5-hour\n"
+        "  5-hour: 60% left (40% used), resets 2026-11-25 20:00 UTC (in 2h 0m)\n"
         "  Weekly: 88% left (12% used), resets 2026-11-30 00:00 UTC (in 4d 6h), 1 week window\n"
         "  Pro\n"
     )

@@ -10,13 +10,26 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from codexbard import render
 from codexbard.api.context import ApiContext
 from codexbard.api.errors import ClientError, json_response
 from codexbard.api.fast import UsageCache
 from codexbard.api.schemas import CLIENT_ERRORS, ErrorBody, FlatEntry
+from codexbard.api.security import Streamer
 from codexbard.models import ProviderPayload
+
+
+class StreamResponse(Response):
+    """A response that a `Streamer` (such as `LineStream`) writes itself."""
+
+    def __init__(self, stream: Streamer) -> None:
+        super().__init__()
+        self._stream = stream
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._stream(receive, send)
 
 
 def router(ctx: ApiContext, cache: UsageCache) -> APIRouter:
@@ -30,7 +43,9 @@ def router(ctx: ApiContext, cache: UsageCache) -> APIRouter:
         responses={
             200: {
                 "description": "`format=json` (default): an array of provider payloads; `format=flat`: one object "
-                               "keyed by `<id>` or `<id>:<account>`; `format=text`: a human summary",
+                               "keyed by `<id>` or `<id>:<account>`; `format=text`: a human summary; "
+                               "`format=waybar`: one Waybar JSON line (with `stream=1`: one line at once and "
+                               "one per change, as text/plain); `format=swiftbar`: SwiftBar/xbar plugin text",
                 "content": {"text/plain": {"schema": {"type": "string"}}},
             },
             **CLIENT_ERRORS,
@@ -42,8 +57,13 @@ def router(ctx: ApiContext, cache: UsageCache) -> APIRouter:
         account: Annotated[str | None, Query(description="account label")] = None,
         format: Annotated[str, Query(description="output format",
                                      json_schema_extra={"enum": list(render.FORMATS)})] = "json",
+        stream: Annotated[str | None, Query(description="1: keep the response open and write one Waybar line "
+                                                        "per change (format=waybar only)")] = None,
     ) -> Response:
-        status, body, media = cache.get(request.scope.get("query_string", b""))
+        answer = cache.stream(request.scope.get("query_string", b""))
+        if not isinstance(answer, tuple):
+            return StreamResponse(answer)
+        status, body, media = answer
         return Response(body, status, headers={"content-type": media})
 
     @api.get(
