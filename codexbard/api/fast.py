@@ -20,6 +20,7 @@ from codexbard import __version__, render
 from codexbard.api.context import ApiContext
 from codexbard.api.errors import JSON_TYPE, ClientError, json_bytes
 from codexbard.api.security import HotRoute
+from codexbard.api.sessions import SessionStore
 from codexbard.daemon import Daemon
 from codexbard.state import AccountState
 from codexbard.store.opening import cached_write_problem
@@ -37,6 +38,7 @@ def context_of(daemon: Daemon, stopping: asyncio.Event | None = None) -> ApiCont
         payloads=daemon.payloads,
         uptime=daemon.uptime,
         stopping=stopping,
+        sessions=SessionStore(clock=daemon.runtime.clock.monotonic),
     )
 
 
