@@ -319,17 +319,22 @@
     figure.replaceChildren();
     const entry = state.history.get(key + "|" + windowId + "|" + state.range);
     const points = entry && entry.points ? entry.points : null;
-    const width = 300;
-    const height = 60;
+    // Drawn in CSS pixels of the figure (redrawn on resize), so dots stay round and lines crisp.
+    const width = Math.max(120, Math.round(figure.clientWidth || 300));
+    const height = 64;
+    const top = 6;
     const svg = svgEl("svg", { viewBox: "0 0 " + width + " " + height, preserveAspectRatio: "none",
                                role: "img", "aria-label": "usage history, " + state.range });
-    svg.classList.add("chart-svg");
     svg.dataset.range = state.range;
-    const y = (v) => height - (Math.max(0, Math.min(110, v)) / 110) * height;
-    for (const v of [0, 50]) {
-      svg.append(svgEl("line", { class: "grid", x1: 0, x2: width, y1: y(v), y2: y(v), "vector-effect": "non-scaling-stroke" }));
+    const y = (v) => top + (height - top) * (1 - Math.max(0, Math.min(110, v)) / 110);
+    for (const v of [0, 50]) svg.append(svgEl("line", { class: "grid", x1: 0, x2: width, y1: y(v), y2: y(v) }));
+    svg.append(svgEl("line", { class: "limit", x1: 0, x2: width, y1: y(100), y2: y(100) }));
+    const labels = [[100, "100%"], [50, "50%"]];
+    for (const [v, text] of labels) {
+      const label = svgEl("text", { class: "tick", x: 2, y: y(v) - 2 });
+      label.textContent = text;
+      svg.append(label);
     }
-    svg.append(svgEl("line", { class: "limit", x1: 0, x2: width, y1: y(100), y2: y(100), "vector-effect": "non-scaling-stroke" }));
     const span = RANGES[state.range].seconds * 1000;
     const end = Date.now();
     const start = end - span;
@@ -342,11 +347,17 @@
       const x = (t) => Math.max(0, Math.min(width, ((t - start) / span) * width));
       const coords = usable.map((pt) => x(pt.t).toFixed(1) + "," + y(pt.v).toFixed(1));
       const last = usable[usable.length - 1];
+      svg.dataset.last = String(last.v);
       coords.push(x(end).toFixed(1) + "," + y(last.v).toFixed(1));  // the newest value holds until now
       const first = usable[0];
       svg.append(svgEl("polygon", { class: "area",
-        points: x(first.t).toFixed(1) + "," + height + " " + coords.join(" ") + " " + x(end).toFixed(1) + "," + height }));
-      svg.append(svgEl("polyline", { class: "line", points: coords.join(" "), "vector-effect": "non-scaling-stroke" }));
+        points: x(first.t).toFixed(1) + "," + y(0) + " " + coords.join(" ") + " " + x(end).toFixed(1) + "," + y(0) }));
+      svg.append(svgEl("polyline", { class: "line", points: coords.join(" ") }));
+      const dot = svgEl("circle", { class: "dot", cx: x(last.t).toFixed(1), cy: y(last.v).toFixed(1), r: 3 });
+      const title = svgEl("title");
+      title.textContent = pct(last.v) + " at " + localTime(last.t);
+      dot.append(title);
+      svg.append(dot);
     }
     figure.append(svg);
     const axis = el("figcaption", "chart-axis");
@@ -357,6 +368,13 @@
     else axis.append(el("span", null, label));
     axis.append(el("span", null, "now"));
     figure.append(axis);
+  }
+
+  function redrawCharts() {
+    for (const figure of document.querySelectorAll("figure.chart")) {
+      const card = figure.closest(".card");
+      if (card) fillChart(figure, card.dataset.key, figure.dataset.window);
+    }
   }
 
   function drawChart(key, windowId) {
@@ -385,6 +403,7 @@
       if (next) cards.insertBefore(fresh, next);
       else cards.append(fresh);
     }
+    for (const figure of fresh.querySelectorAll("figure.chart")) fillChart(figure, key, figure.dataset.window);
     for (const win of windowsOf(p)) loadHistory(p, win.id);
     byId("empty").hidden = state.order.length > 0;
     stamp();
@@ -565,5 +584,10 @@
     button.addEventListener("click", () => selectRange(button.dataset.range));
   }
   setInterval(tick, TICK_MS);
+  let resizeTimer = null;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(redrawCharts, 150);
+  });
   start();
 })();
