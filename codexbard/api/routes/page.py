@@ -9,15 +9,22 @@ from codexbard.api.context import ApiContext
 from codexbard.web import page
 
 
+def _page_response() -> Response:
+    doc = page()
+    return Response(doc.body, media_type="text/html; charset=utf-8", headers=doc.headers)
+
+
 def router(ctx: ApiContext) -> APIRouter:
     """The web page route over one context."""
     api = APIRouter(tags=["page"])
 
-    @api.api_route("/", methods=["GET", "HEAD"], response_class=Response,
-                   summary="The web page: one card per provider, history charts, live updates",
-                   responses={200: {"content": {"text/html": {}}}})
+    @api.get("/", response_class=Response, summary="The web page: one card per provider, history charts, live updates",
+             responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}}})
     async def index() -> Response:
-        doc = page()
-        return Response(doc.body, media_type="text/html; charset=utf-8", headers=doc.headers)
+        return _page_response()
+
+    @api.head("/", include_in_schema=False)
+    async def index_head() -> Response:
+        return _page_response()
 
     return api
