@@ -4,7 +4,9 @@ A browser's `EventSource` cannot send an `Authorization` header, so the page ask
 `POST /auth` answers with an HttpOnly, SameSite=Strict cookie holding a random session id. The server keeps
 only a SHA-256 digest of each id with its expiry (in memory: a restart signs every browser out), compares
 digests in constant time, and bounds the number of live sessions (the oldest goes first). The cookie
-authenticates GET and HEAD requests only; anything that changes state still needs the bearer token.
+authenticates GET and HEAD requests only; anything that changes state still needs the bearer token. After
+`MAX_FAILURES` wrong tokens within `FAILURE_WINDOW_SECONDS`, sign-in is refused (429) until the window has
+passed, so a token cannot be guessed at network speed.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Final
 
 COOKIE_NAME: Final = "codexbard_session"
 DEFAULT_TTL_SECONDS: Final = 30 * 24 * 3600
 MAX_SESSIONS: Final = 64
+MAX_FAILURES: Final = 10
+FAILURE_WINDOW_SECONDS: Final = 60.0
 
 
 class SessionStore:
@@ -32,6 +37,7 @@ class SessionStore:
         self.max_sessions = max_sessions
         self._clock = clock
         self._expiry: dict[bytes, float] = {}
+        self._failures: deque[float] = deque(maxlen=MAX_FAILURES)
 
     def __len__(self) -> int:
         self._prune()
@@ -57,6 +63,16 @@ class SessionStore:
             if hmac.compare_digest(known, digest) and expires > now:
                 found = True
         return found
+
+    def note_failure(self) -> None:
+        """Count one wrong token."""
+        self._failures.append(self._clock())
+
+    def locked_for(self) -> float:
+        """Seconds until sign-in is accepted again (0 unless `MAX_FAILURES` wrong tokens came within the window)."""
+        if len(self._failures) < MAX_FAILURES:
+            return 0.0
+        return max(0.0, self._failures[0] + FAILURE_WINDOW_SECONDS - self._clock())
 
     def revoke(self, session_id: bytes) -> None:
         """End one session (unknown ids are ignored)."""

@@ -20,6 +20,7 @@ from codexbard.api.security import GuardMiddleware
 from codexbard.api.sessions import (
     COOKIE_NAME,
     DEFAULT_TTL_SECONDS,
+    MAX_FAILURES,
     SessionStore,
     cookie_value,
     set_cookie_header,
@@ -160,6 +161,25 @@ async def test_wrong_token_is_a_401_without_a_cookie(protected: Daemon) -> None:
             assert wrong not in r.text
 
 
+async def test_too_many_wrong_tokens_lock_sign_in_for_the_minute(tmp_path: Path) -> None:
+    clock = FixedClock(T0)
+    d = protected_daemon(tmp_path, clock)
+    async with client(d) as c:
+        for attempt in range(MAX_FAILURES):
+            assert (await sign_in(c, f"guess-{attempt}")).status_code == 401
+            clock.advance(1)
+        locked = await sign_in(c)  # even the right token waits: the window started 10 s ago
+        assert (locked.status_code, locked.json()) == (429, {"error": "too many wrong tokens; try again in 50 s"})
+        assert locked.headers["retry-after"] == "50" and "set-cookie" not in locked.headers
+        clock.advance(50)
+        assert (await sign_in(c)).status_code == 200
+        assert (await sign_in(c, "one-more-guess")).status_code == 401
+        assert (await sign_in(c)).status_code == 429  # ten wrong tokens within the last minute again
+        clock.advance(1)
+        assert (await sign_in(c)).status_code == 200
+    await d.stop(timeout=1)
+
+
 @pytest.mark.parametrize(("body", "content_type", "status", "error"), [
     (b"{}", "application/json", 400, 'the body must be a JSON object {"token": "…"} with a non-empty token'),
     (b'{"token": ""}', "application/json", 400, 'the body must be a JSON object {"token": "…"} with a non-empty token'),
@@ -284,5 +304,5 @@ async def test_openapi_describes_auth_and_the_page(tmp_path: Path) -> None:
         spec = (await c.get("/openapi.json")).json()
     await d.stop(timeout=1)
     assert set(spec["paths"]["/auth"]) == {"post"}
-    assert set(spec["paths"]["/auth"]["post"]["responses"]) == {"200", "400", "401", "413", "415"}
+    assert set(spec["paths"]["/auth"]["post"]["responses"]) == {"200", "400", "401", "413", "415", "429"}
     assert "text/html" in spec["paths"]["/"]["get"]["responses"]["200"]["content"]

@@ -3,13 +3,15 @@
 The body is `{"token": "…"}` (JSON, at most `MAX_BODY` bytes). A right token gets 200 and an HttpOnly,
 SameSite=Strict cookie (`codexbard.api.sessions`); a wrong one 401. The guard's cross-site refusal applies
 (it is a POST), and a JSON body cannot be sent cross-site without a CORS preflight, which nothing here
-grants. The token is never echoed, logged or accepted from the query string.
+grants. Too many wrong tokens in a minute get 429 for the rest of that minute. The token is never echoed,
+logged or accepted from the query string.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import math
 from typing import Final
 
 from fastapi import APIRouter, Request
@@ -58,6 +60,7 @@ def router(ctx: ApiContext) -> APIRouter:
             401: {"model": ErrorBody, "description": "wrong token"},
             413: {"model": ErrorBody, "description": "body too large"},
             415: {"model": ErrorBody, "description": "the body is not JSON"},
+            429: {"model": ErrorBody, "description": "too many wrong tokens; see Retry-After"},
         },
     )
     async def auth(request: Request) -> Response:
@@ -67,10 +70,17 @@ def router(ctx: ApiContext) -> APIRouter:
         media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if media != "application/json":
             raise ClientError(415, {"error": "send the token as JSON: Content-Type: application/json"})
+        sessions = ctx.sessions
+        locked = sessions.locked_for()
+        if locked > 0:
+            wait = math.ceil(locked)
+            response = json_response({"error": f"too many wrong tokens; try again in {wait} s"}, 429)
+            response.headers["retry-after"] = str(wait)
+            return response
         given = _given_token(await _read_body(request))
         if not hmac.compare_digest(given.encode(), configured.get_secret_value().encode()):
+            sessions.note_failure()
             return json_response({"error": WRONG_TOKEN}, 401)
-        sessions = ctx.sessions
         ttl = int(sessions.ttl_seconds)
         response = json_response({"authenticated": True, "expiresInSeconds": ttl})
         response.raw_headers.append((b"set-cookie", set_cookie_header(sessions.create(), ttl)))
