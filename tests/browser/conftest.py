@@ -41,9 +41,13 @@ def missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium for the whole session."""
+    """One headless Chromium per test module.
+
+    Playwright's sync API runs an event loop in the main thread while it is open; closing it with the module
+    keeps that loop away from later tests that call `asyncio.run`.
+    """
     problem = missing()
     if problem is not None:
         message = f"{problem}: " + INSTALL_HINT.format(path=CHROMIUM)

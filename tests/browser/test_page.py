@@ -192,8 +192,14 @@ def test_events_stream_updates_cards_and_badges(browser: Any, daemon: Daemon, tm
                            "secondary": None, "tertiary": None}
     status = {"provider": "openrouter", "kind": "statuspage", "indicator": "major",
               "description": "Partial outage", "updatedAt": None, "url": "https://status.openrouter.ai"}
+    failing = {"provider": "warp", "displayName": "Warp", "account": None, "source": None, "version": None,
+               "status": None, "usage": None, "credits": None, "cost": None, "pace": None, "stale": False,
+               "error": {"kind": "auth_required", "message": "Warp rejected the API key (HTTP 401)", "code": 1},
+               "lastError": None, "fetchedAt": None, "nextRefreshAt": None}
     stream = (f"retry: 600000\nid: 1-1\nevent: usage\ndata: {json.dumps(changed)}\n\n"
-              f": heartbeat\n\nid: 1-2\nevent: status\ndata: {json.dumps(status)}\n\n").encode()
+              f": heartbeat\n\nid: 1-2\nevent: status\ndata: {json.dumps(status)}\n\n"
+              f"id: 1-3\nevent: usage\ndata: {json.dumps(failing)}\n\n"
+              "event: usage\ndata: {not json\n\n").encode()
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     errors: list[str] = []
@@ -215,7 +221,12 @@ def test_events_stream_updates_cards_and_badges(browser: Any, daemon: Daemon, tm
     openrouter.locator(".badge.status").wait_for()
     assert openrouter.locator(".badge.status").inner_text() == "status: major"
     assert openrouter.locator(".badge.status a").get_attribute("href") == "https://status.openrouter.ai"
-    assert page.locator(".card").count() == 2
+    warp = page.locator('.card[data-provider="warp"]')
+    warp.wait_for()
+    assert page.locator(".card h2").all_inner_texts() == ["z.ai", "OpenRouter", "Warp"]
+    assert warp.locator(".badge").all_inner_texts() == ["error"]
+    assert warp.locator(".message.error").inner_text() == "Warp rejected the API key (HTTP 401)"
+    assert warp.locator("section.window").count() == 0
     assert errors == []
     page.screenshot(path=str(tmp_path / "page-events.png"), full_page=True)
     context.close()
