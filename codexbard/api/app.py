@@ -27,7 +27,7 @@ from codexbard import __version__
 from codexbard.api.context import ApiContext
 from codexbard.api.errors import install_handlers
 from codexbard.api.fast import UsageCache, context_of, daemon_lifespan, hot_routes
-from codexbard.api.routes import events, health, history, ingest, metrics, providers, refresh, status, usage
+from codexbard.api.routes import auth, events, health, history, ingest, metrics, page, providers, refresh, status, usage
 from codexbard.api.security import GuardMiddleware, allowed_host_names
 from codexbard.daemon import Daemon
 
@@ -58,6 +58,7 @@ def create_app(daemon: Daemon, *, stopping: asyncio.Event | None = None, stop_ti
         allowed_hosts=allowed_host_names(settings.host, settings.allowed_hosts),
         token=settings.token.get_secret_value() if settings.token else None,
         hot=hot_routes(ctx, cache),
+        sessions=ctx.sessions,
     )
     return app
 
@@ -77,7 +78,7 @@ def router_app(ctx: ApiContext, cache: UsageCache, *, lifespan: Lifespan[FastAPI
     )
     install_handlers(app)
     app.include_router(usage.router(ctx, cache))
-    for group in (providers, status, health, history, refresh, ingest, metrics, events):
+    for group in (providers, status, health, history, refresh, ingest, metrics, events, auth, page):
         app.include_router(group.router(ctx))
     _add_docs(app)
     return app

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from codexbard.api.errors import ClientError
+from codexbard.api.sessions import SessionStore
 from codexbard.config import Settings
 from codexbard.host.clock import Clock
 from codexbard.models import ProviderPayload
@@ -19,7 +20,7 @@ from codexbard.store import Store
 
 @dataclass(frozen=True, slots=True)
 class ApiContext:
-    """The daemon's state, registry, scheduler, store and clock as the API sees them."""
+    """The daemon's state, registry, scheduler, store and clock as the API sees them, and the page's sessions."""
 
     state: State
     registry: Registry
@@ -30,6 +31,7 @@ class ApiContext:
     payloads: Callable[[list[AccountState]], list[ProviderPayload]]
     uptime: Callable[[], float]
     stopping: asyncio.Event | None = None
+    sessions: SessionStore = field(default_factory=SessionStore)
 
     def unknown_provider(self, provider_id: str, status: int = 400) -> ClientError:
         """The error for an id the registry does not know, listing the ones it does."""

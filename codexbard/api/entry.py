@@ -36,6 +36,7 @@ class DaemonApp:
             allowed_hosts=allowed_host_names(settings.host, settings.allowed_hosts),
             token=settings.token.get_secret_value() if settings.token else None,
             hot=hot_routes(self._ctx, self._cache),
+            sessions=self._ctx.sessions,
         )
         self._router: ASGIApp | None = None
         self._loading: asyncio.Task[ASGIApp] | None = None

@@ -25,6 +25,7 @@ from codexbard import __version__, render
 from codexbard.api.context import ApiContext
 from codexbard.api.errors import JSON_TYPE, ClientError, json_bytes
 from codexbard.api.security import HotAnswer, HotRoute
+from codexbard.api.sessions import SessionStore
 from codexbard.api.stream import LineStream
 from codexbard.daemon import Daemon
 from codexbard.state import AccountState
@@ -43,6 +44,7 @@ def context_of(daemon: Daemon, stopping: asyncio.Event | None = None) -> ApiCont
         payloads=daemon.payloads,
         uptime=daemon.uptime,
         stopping=stopping,
+        sessions=SessionStore(clock=daemon.runtime.clock.monotonic),
     )
 
 

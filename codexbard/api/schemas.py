@@ -23,6 +23,13 @@ class Schema(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 
+class AuthResult(Schema):
+    """`POST /auth` with the right token; the session cookie comes in `Set-Cookie`."""
+
+    authenticated: Literal[True] = Field(description="always true (a wrong token is a 401)")
+    expires_in_seconds: int = Field(description="how long the session cookie is valid")
+
+
 class ErrorBody(Schema):
     """Every 4xx and 5xx answer."""
 

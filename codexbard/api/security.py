@@ -4,6 +4,11 @@ A web page can make the browser send a `POST` to localhost (a "simple" request n
 preflight). Browsers mark such requests with `Sec-Fetch-Site` and `Origin`; a state-changing request
 whose `Sec-Fetch-Site` is not `same-origin`/`none`, or whose `Origin` names another host, is refused.
 curl and the CLI send neither header and are not affected.
+
+With a token set, a request needs `Authorization: Bearer <token>`, except for `OPEN_PATHS` (the web page,
+`/health`, and `POST /auth`, which trades the token for a session cookie: `codexbard.api.sessions`). A valid
+session cookie stands in for the token on GET and HEAD requests, so the page's `EventSource` can reach
+`/events`. The token is never read from a query string.
 """
 
 from __future__ import annotations
@@ -16,8 +21,10 @@ from typing import Any, Final
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from codexbard.api.sessions import SessionStore, cookie_value
+
 LOOPBACK_NAMES: Final = frozenset({"localhost", "127.0.0.1", "::1"})
-OPEN_PATHS: Final = frozenset({"/health", "/"})
+OPEN_PATHS: Final = frozenset({"/health", "/", "/auth"})
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 _SAME_SITE_FETCH: Final = frozenset({b"same-origin", b"none"})
 _HOST_REFUSED: Final = (
@@ -68,15 +75,17 @@ HotRoute = Callable[[Scope], HotAnswer]
 class GuardMiddleware:
     """Reject foreign Host headers and, when a token is set, requests without it.
 
-    GET and HEAD requests for a path in `hot` are answered here once they pass the checks.
+    GET and HEAD requests for a path in `hot` are answered here once they pass the checks. A session cookie
+    from `sessions` authenticates GET and HEAD requests like the token does.
     """
 
     def __init__(self, app: ASGIApp, *, allowed_hosts: frozenset[str], token: str | None,
-                 hot: Mapping[str, HotRoute] | None = None) -> None:
+                 hot: Mapping[str, HotRoute] | None = None, sessions: SessionStore | None = None) -> None:
         self.app = app
         self.allowed_hosts = allowed_hosts
         self.token = token.encode() if token else None
         self.hot = hot if hot is not None else {}
+        self.sessions = sessions
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -84,7 +93,7 @@ class GuardMiddleware:
             return
         host = b""
         hosts = 0
-        authorization = origin = fetch_site = b""
+        authorization = origin = fetch_site = cookie = b""
         for name, value in scope["headers"]:
             if name == b"host":
                 host = value
@@ -95,6 +104,8 @@ class GuardMiddleware:
                 origin = value
             elif name == b"sec-fetch-site":
                 fetch_site = value.strip().lower()
+            elif name == b"cookie":
+                cookie = cookie + b";" + value if cookie else value
         if hosts > 1:
             await _reject(send, 400, {"error": "more than one Host header"})
             return
@@ -104,12 +115,11 @@ class GuardMiddleware:
         if scope["method"] not in SAFE_METHODS and self._cross_site(origin, fetch_site):
             await _reject(send, 403, {"error": "cross-site requests may not change anything here"})
             return
-        if self.token is not None and scope["path"] not in OPEN_PATHS:
-            scheme, _, given = authorization.partition(b" ")
-            if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self.token):
-                await _reject(send, 401, {"error": "a bearer token is required"},
-                              extra=[(b"www-authenticate", b"Bearer")])
-                return
+        if self.token is not None and scope["path"] not in OPEN_PATHS \
+                and not self._authorized(scope["method"], authorization, cookie):
+            await _reject(send, 401, {"error": "a bearer token is required"},
+                          extra=[(b"www-authenticate", b"Bearer")])
+            return
         route = self.hot.get(scope["path"])
         if route is not None and scope["method"] in ("GET", "HEAD"):
             answer = route(scope)
@@ -122,6 +132,17 @@ class GuardMiddleware:
             await send({"type": "http.response.body", "body": body})
             return
         await self.app(scope, receive, send)
+
+    def _authorized(self, method: str, authorization: bytes, cookie: bytes) -> bool:
+        """The bearer token, or (GET and HEAD only) a live session cookie."""
+        if self.token is None:
+            return True
+        scheme, _, given = authorization.partition(b" ")
+        if scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), self.token):
+            return True
+        if self.sessions is None or method not in ("GET", "HEAD") or not cookie:
+            return False
+        return self.sessions.valid(cookie_value(cookie))
 
     def _cross_site(self, origin: bytes, fetch_site: bytes) -> bool:
         if fetch_site and fetch_site not in _SAME_SITE_FETCH:

@@ -14,7 +14,7 @@ from codexbard.api.app import create_app
 from tests.api.test_app import make_daemon
 
 PATHS = ["/usage", "/usage/alpha", "/usage/nope", "/providers", "/status", "/health", "/history", "/refresh",
-         "/docs", "/openapi.json", "/"]
+         "/docs", "/openapi.json", "/", "/auth"]
 NAMES = ["provider", "account", "format", "since", "until", "step", "window", "stream", "token", ""]
 values = st.one_of(
     st.sampled_from(["all", "alpha", "beta", "gamma", "json", "flat", "text", "-1", "0", "1e400", "nan",

@@ -108,9 +108,9 @@ def conforms(spec: dict[str, Any], value: Any, schema: dict[str, Any]) -> bool:
 async def test_every_route_has_a_described_payload(served: tuple[Daemon, httpx.AsyncClient, dict[str, Any]]) -> None:
     _, _, spec = served
     assert sorted((path, method) for path, ops in spec["paths"].items() for method in ops) == [
-        ("/events", "get"), ("/health", "get"), ("/history", "get"), ("/ingest/claude-statusline", "post"),
-        ("/metrics", "get"), ("/providers", "get"), ("/refresh", "post"), ("/status", "get"), ("/usage", "get"),
-        ("/usage/{provider_id}", "get")]
+        ("/", "get"), ("/auth", "post"), ("/events", "get"), ("/health", "get"), ("/history", "get"),
+        ("/ingest/claude-statusline", "post"), ("/metrics", "get"), ("/providers", "get"), ("/refresh", "post"),
+        ("/status", "get"), ("/usage", "get"), ("/usage/{provider_id}", "get")]
     for path, media in (("/events", "text/event-stream"), ("/metrics", "text/plain")):
         assert spec["paths"][path]["get"]["responses"]["200"]["content"][media]["schema"] == {"type": "string"}
     assert fields(spec, body_schema(spec, "/ingest/claude-statusline", "post")) == {"accepted", "reason"}
@@ -133,6 +133,8 @@ async def test_every_route_has_a_described_payload(served: tuple[Daemon, httpx.A
     history = body_schema(spec, "/history")
     assert fields(spec, history) == HISTORY
     assert fields(spec, history["properties"]["points"]["items"]) == HISTORY_POINT
+    assert fields(spec, body_schema(spec, "/auth", "post")) == {"authenticated", "expiresInSeconds"}
+    assert spec["paths"]["/"]["get"]["responses"]["200"]["content"]["text/html"]["schema"] == {"type": "string"}
 
 
 async def test_payload_schema_spells_the_nested_blocks(
