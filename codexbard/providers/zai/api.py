@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from codexbard.errors import AuthRequired, NotConfigured, ProviderError
 from codexbard.host.credentials import Secret
@@ -138,7 +138,7 @@ def model_usage_query(now: datetime, days_back: int, team: bool) -> str:
     query = [("startTime", start.strftime("%Y-%m-%d %H:%M:%S")), ("endTime", end.strftime("%Y-%m-%d %H:%M:%S"))]
     if team:
         query.append(("type", TEAM_MODEL_USAGE_TYPE))
-    return urlencode(query)
+    return urlencode(query, quote_via=quote)  # `%20`, as the sheet shows, not `+`
 
 
 def _team_id(ctx: FetchContext, key: str, env_name: str) -> str | None:
