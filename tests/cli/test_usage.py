@@ -25,6 +25,7 @@ OR_KEY = "sk-or-cli-secret-9012"
 KIMI_KEY = "k2-cli-secret-3141"
 WARP_KEY = "wk-cli-secret-2718"
 QUOTA_PATH = "/zai/api/monitor/usage/quota/limit"
+MODEL_USAGE_PATH = "/zai/api/monitor/usage/model-usage"  # z.ai's two optional chart calls (404 here)
 CREDITS_PATH = "/openrouter/api/v1/credits"
 KEY_PATH = "/openrouter/api/v1/key"
 KIMI_PATH = "/kimi/api/user/credits"
@@ -110,6 +111,11 @@ def zai_payload(**changes: Any) -> dict[str, Any]:
             "tertiary": None,
             "extraRateWindows": [],
             "providerCost": None,
+            "details": [{"title": "Quota details", "chart": None, "rows": [
+                {"label": "Token quota", "value": "12% used", "secondaryValue": None},
+                {"label": "Session token quota", "value": "40% used", "secondaryValue": None},
+            ]}],
+            "openRouterUsage": None,
             "updatedAt": "2026-11-25T18:00:00Z",
             "identity": {"providerID": "zai", "accountEmail": None, "accountOrganization": None,
                          "loginMethod": "Pro"},
@@ -132,6 +138,7 @@ def zai_payload(**changes: Any) -> dict[str, Any]:
             "tertiary": None,
         },
         "error": None,
+        "lastError": None,
         "stale": False,
         "fetchedAt": "2026-11-25T18:00:00Z",
         "nextRefreshAt": None,
@@ -407,7 +414,7 @@ def test_provider_all_lists_every_provider_in_registry_order(env: dict[str, str]
     assert payloads[3]["error"]["message"].startswith("OpenRouter is not enabled (")
     assert "OPENROUTER_API_KEY" in payloads[3]["error"]["message"]
     # only zai's upstream was asked
-    assert [r[1] for r in upstream.requests] == [QUOTA_PATH]
+    assert [r[1] for r in upstream.requests if MODEL_USAGE_PATH not in r[1]] == [QUOTA_PATH]
 
 
 def test_repeated_provider_flags_keep_registry_order(env: dict[str, str], clean_env: Path, upstream: FakeUpstream,
@@ -493,6 +500,7 @@ def test_flat_format(env: dict[str, str], capsys: pytest.CaptureFixture[str]) ->
             "credits": None,
             "stale": False,
             "error": None,
+            "lastError": None,
             "updatedAt": "2026-11-25T18:00:00Z",
         }
     }
@@ -531,7 +539,8 @@ def test_status_flag_fills_openrouter_link_status(env: dict[str, str], upstream:
     assert openrouter["credits"] == {"remaining": pytest.approx(162.65), "total": 250.0, "unit": "USD",
                                      "updatedAt": None}
     # a link-only status is never polled
-    assert sorted({r[1] for r in upstream.requests}) == [CREDITS_PATH, KEY_PATH, QUOTA_PATH]
+    assert sorted({r[1].split("?")[0] for r in upstream.requests}) == [CREDITS_PATH, KEY_PATH, MODEL_USAGE_PATH,
+                                                                      QUOTA_PATH]
     credits_headers = next(r[2] for r in upstream.requests if r[1] == CREDITS_PATH)
     assert credits_headers["Authorization"] == f"Bearer {OR_KEY}"
     no_secret(without)
@@ -572,7 +581,8 @@ def test_all_four_providers_succeed(env: dict[str, str], upstream: FakeUpstream,
                                         "resetDescription": "640/2500 credits", "label": "Credits"}
     assert openrouter["usage"]["loginMethod"] == "Balance: $162.65"
     auth = {path.split("?", 1)[0]: headers["Authorization"] for _, path, headers in upstream.requests}
-    assert auth == {QUOTA_PATH: f"Bearer {KEY}", KIMI_PATH: f"Bearer {KIMI_KEY}", WARP_PATH: f"Bearer {WARP_KEY}",
+    assert auth == {QUOTA_PATH: f"Bearer {KEY}", MODEL_USAGE_PATH: f"Bearer {KEY}",
+                    KIMI_PATH: f"Bearer {KIMI_KEY}", WARP_PATH: f"Bearer {WARP_KEY}",
                     CREDITS_PATH: f"Bearer {OR_KEY}", KEY_PATH: f"Bearer {OR_KEY}"}
     text = run(capsys, env, "usage")
     assert text.code == 0

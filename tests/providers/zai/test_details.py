@@ -52,7 +52,8 @@ def test_credit_plans_get_the_quota_rate_row_and_the_balance_row_always_fits() -
     (datetime(2026, 11, 25, 18, 10, tzinfo=UTC), "Off-peak", "peak in 11h 50m"),   # Wed evening
     (datetime(2026, 11, 25, 7, 30, tzinfo=UTC), "Peak", "off-peak in 2h 30m"),      # Wed morning
     (datetime(2026, 11, 27, 12, 0, tzinfo=UTC), "Off-peak", "peak in 2d 18h"),      # Fri noon -> Mon 06:00
-    (datetime(2026, 11, 28, 6, 30, tzinfo=UTC), "Off-peak", "peak in 1d 23h"),  # Sat -> Mon 06:00 (minutes dropped past a day)
+    # Sat -> Mon 06:00 (minutes are dropped past a day)
+    (datetime(2026, 11, 28, 6, 30, tzinfo=UTC), "Off-peak", "peak in 1d 23h"),
 ])
 def test_quota_rate_row(now: datetime, value: str, secondary: str) -> None:
     row = quota_rate_row(now)
