@@ -607,3 +607,32 @@ def test_one_failure_among_several_exits_1_with_every_payload(env: dict[str, str
     assert warp["error"]["kind"] == "auth_required"
     assert warp["usage"] is None
     no_secret(result)
+
+
+def test_codexbar_usage_flags_the_raycast_extension_passes(env: dict[str, str],
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    # The extension's one-shot fallback: JSON on stdout, nothing else, exit 0.
+    result = run(capsys, env, "usage", "--format", "json", "--json-only", "--json-output", "--web-timeout", "5",
+                 "--provider", "zai", "--source", "auto")
+    assert result.code == 0
+    assert result.json() == [zai_payload()]
+    assert result.err == ""
+    for flags in (["--json"], ["--json-only"], ["--json", "--pretty"]):
+        assert run(capsys, env, "usage", "--provider", "zai", *flags).json() == [zai_payload()]
+    assert run(capsys, env, "usage", "--provider", "zai", "--json-only", "--format", "flat").json()["zai"][
+        "lastError"] is None
+
+
+@pytest.mark.parametrize("argv", [["--web-timeout", "soon"], ["--web-timeout", "-1"], ["--json", "--format", "flat"]])
+def test_bad_codexbar_flags_exit_2(env: dict[str, str], capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    result = run(capsys, env, "usage", "--provider", "zai", *argv)
+    assert result.code == 2
+    assert result.out == ""
+
+
+def test_serve_accepts_the_codexbar_serve_flags() -> None:
+    from codexbard.cli import build_parser
+
+    args = build_parser().parse_args(["serve", "--port", "17653", "--refresh-interval", "600",
+                                      "--request-timeout", "30", "--json-output"])
+    assert (args.port, args.refresh_interval, args.request_timeout, args.json_output) == (17653, 600.0, 30.0, True)
