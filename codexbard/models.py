@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
 from pydantic.alias_generators import to_camel
 
 from codexbard.errors import ErrorKind, ProviderError, exit_code_for
@@ -99,6 +99,117 @@ class Identity(WireModel):
     login_method: str | None = None
 
 
+MAX_DETAIL_SECTIONS: Final = 8
+MAX_DETAIL_ROWS: Final = 24
+MAX_CHART_POINTS: Final = 120
+MAX_DETAIL_TEXT: Final = 120
+_ELLIPSIS: Final = "\u2026"
+
+
+def detail_text(value: Any) -> Any:
+    """Trim a detail string and cut it to `MAX_DETAIL_TEXT` characters (the last one an ellipsis)."""
+    if not isinstance(value, str):
+        return value
+    text = " ".join(value.split())  # one line: no newlines or runs of blanks in a menu row
+    if len(text) > MAX_DETAIL_TEXT:
+        text = text[: MAX_DETAIL_TEXT - 1].rstrip() + _ELLIPSIS
+    return text
+
+
+def _required_text(value: Any) -> Any:
+    text = detail_text(value)
+    return text if text != "" else "-"  # the reference rejects an empty label or value
+
+
+def _optional_text(value: Any) -> Any:
+    text = detail_text(value)
+    return None if text == "" else text
+
+
+DetailText = Annotated[str, BeforeValidator(_required_text)]
+OptionalDetailText = Annotated[str | None, BeforeValidator(_optional_text)]
+
+
+class DetailRow(WireModel):
+    """One label/value row of a detail section (`usage.details[].rows[]`)."""
+
+    label: DetailText
+    value: DetailText
+    secondary_value: OptionalDetailText = None
+
+
+class ChartPoint(WireModel):
+    """One bar or point of a detail chart."""
+
+    label: DetailText
+    value: float
+
+
+class DetailChart(WireModel):
+    """A small chart under a detail section: at most `MAX_CHART_POINTS` points (the newest kept)."""
+
+    kind: Literal["bars", "line"]
+    title: OptionalDetailText = None
+    unit: OptionalDetailText = None
+    points: list[ChartPoint]
+
+    @field_validator("points", mode="before")
+    @classmethod
+    def _cut_points(cls, value: Any) -> Any:
+        # Charts are time series in time order: keep the newest points.
+        return value[-MAX_CHART_POINTS:] if isinstance(value, list) else value
+
+
+class DetailSection(WireModel):
+    """A section of provider-specific detail (API.md `usage.details`): a title, rows, an optional chart."""
+
+    title: OptionalDetailText = None
+    rows: list[DetailRow] = Field(default_factory=list)
+    chart: DetailChart | None = None
+
+    @field_validator("rows", mode="before")
+    @classmethod
+    def _cut_rows(cls, value: Any) -> Any:
+        return value[:MAX_DETAIL_ROWS] if isinstance(value, list) else value
+
+
+class OpenRouterRateLimit(WireModel):
+    """The key's request rate limit, e.g. 60 requests per `10s`."""
+
+    requests: int
+    interval: str
+
+
+class OpenRouterUsage(WireModel):
+    """`usage.openRouterUsage`, the provider-specific block older CodexBar clients read (USD amounts).
+
+    `usedPercent` is the share of all purchased credits used (the clients' "Credits used" bar), not the
+    key's cap; `keyUsage`/`keyLimit` are the key's cumulative spend and cap.
+    """
+
+    total_credits: float
+    total_usage: float
+    balance: float
+    used_percent: float
+    key_data_fetched: bool = False
+    key_limit: float | None = None
+    key_limit_remaining: float | None = None
+    key_limit_reset: str | None = None
+    key_usage: float | None = None
+    key_usage_daily: float | None = None
+    key_usage_weekly: float | None = None
+    key_usage_monthly: float | None = None
+    rate_limit: OpenRouterRateLimit | None = None
+    updated_at: UtcDateTime | None = None
+
+
+def _cut_sections(value: Any) -> Any:
+    return value[:MAX_DETAIL_SECTIONS] if isinstance(value, list) else value
+
+
+DetailSections = Annotated[list[DetailSection], BeforeValidator(_cut_sections)]
+
+
 class UsageSnapshot(WireModel):
     """What a strategy returns: the provider's usage, normalized."""
 
@@ -111,6 +222,8 @@ class UsageSnapshot(WireModel):
     identity: Identity | None = None
     updated_at: UtcDateTime | None = None
     version: str | None = None
+    details: DetailSections = Field(default_factory=list)
+    open_router_usage: OpenRouterUsage | None = None
 
 
 class FetchError(WireModel):
@@ -129,6 +242,17 @@ class FetchError(WireModel):
     def from_exception(cls, error: ProviderError) -> FetchError:
         """Build a FetchError from a raised ProviderError."""
         return cls.of(error.kind, error.message)
+
+
+class LastError(FetchError):
+    """The most recent failed poll since the last success (API.md `lastError`): a FetchError plus when."""
+
+    at: UtcDateTime
+
+    @classmethod
+    def of_error(cls, error: FetchError, at: datetime) -> LastError:
+        """The `lastError` block of an error that happened at `at`."""
+        return cls(kind=error.kind, message=error.message, code=error.code, at=at)
 
 
 StatusIndicator = Literal["none", "minor", "major", "critical", "maintenance", "unknown"]
@@ -203,6 +327,8 @@ class UsageBlock(WireModel):
     tertiary: RateWindow | None
     extra_rate_windows: list[NamedWindow]
     provider_cost: ProviderCost | None
+    details: DetailSections
+    open_router_usage: OpenRouterUsage | None
     updated_at: UtcDateTime
     identity: WireIdentity | None
     account_email: str | None
@@ -232,6 +358,13 @@ class UsageBlock(WireModel):
             tertiary=snapshot.tertiary,
             extra_rate_windows=snapshot.extra_rate_windows,
             provider_cost=snapshot.provider_cost,
+            details=snapshot.details,
+            open_router_usage=(
+                snapshot.open_router_usage.model_copy(
+                    update={"updated_at": snapshot.open_router_usage.updated_at or snapshot.updated_at or fetched_at})
+                if snapshot.open_router_usage is not None
+                else None
+            ),
             updated_at=snapshot.updated_at or fetched_at,
             identity=wire_identity,
             account_email=email,
@@ -255,6 +388,7 @@ class ProviderPayload(WireModel):
     pace: Pace | None
     forecast: Forecast | None = None  # from the daemon's recent samples; null without history (the CLI)
     error: FetchError | None
+    last_error: LastError | None = None
     stale: bool
     fetched_at: UtcDateTime | None
     next_refresh_at: UtcDateTime | None

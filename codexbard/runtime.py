@@ -181,9 +181,10 @@ class Runtime:
             parts.append(f"{path}\0{stat.st_mtime_ns}\0{stat.st_size}\0")
         return "".join(parts).encode() + watched.stamp()
 
-    async def fetch(self, plan: AccountPlan, mode: str | None = None) -> FetchOutcome:
-        """Run the fetch pipeline for one account."""
-        return await run_pipeline(plan.spec, self.context(plan), mode or plan.mode)
+    async def fetch(self, plan: AccountPlan, mode: str | None = None, *,
+                    web_timeout: float | None = None) -> FetchOutcome:
+        """Run the fetch pipeline for one account (`web_timeout`: a bound on each web strategy)."""
+        return await run_pipeline(plan.spec, self.context(plan), mode or plan.mode, web_timeout=web_timeout)
 
     async def aclose(self) -> None:
         """Release pooled connections."""

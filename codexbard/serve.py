@@ -13,11 +13,13 @@ import errno
 import functools
 import importlib.util
 import logging
+import math
 import resource
 import signal
 import socket
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -27,11 +29,15 @@ import uvicorn
 from codexbard.api.entry import DaemonApp
 from codexbard.api.protocol import AcceptLoop, ConnectionTable, GuardedHttpProtocol, Limits
 from codexbard.api.security import is_loopback
+from codexbard.config import MAX_INTERVAL_SECONDS, Settings
 from codexbard.daemon import Daemon
 from codexbard.errors import ConfigError, StoreError
+from codexbard.providers.registry import Registry
 from codexbard.runtime import Runtime
 
 log = logging.getLogger("codexbard")
+
+LONGEST_REFRESH_WAIT = 600.0  # the upper bound of the `refresh_timeout_seconds` setting
 
 _SYSLOG_LEVEL = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6, logging.DEBUG: 7}
 
@@ -44,10 +50,59 @@ class _JournalFormatter(logging.Formatter):
         return text
 
 
-def setup_logging(level: str, env: Mapping[str, str]) -> None:
-    """Log to stderr; with journald's level prefixes when stderr is the journal."""
+class JsonLinesFormatter(logging.Formatter):
+    """One JSON object per record (`--json-output`, as the CodexBar CLI's machine-readable logs)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as `{"ts", "level", "logger", "message"}` on one line."""
+        import json
+        from datetime import UTC, datetime
+
+        body = {
+            "ts": datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        return json.dumps(body, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """The CodexBar-compatible `serve` flags: poll interval, refresh wait, JSON logs (None/False: as configured)."""
+
+    refresh_interval: float | None = None
+    request_timeout: float | None = None
+    json_logs: bool = False
+
+
+def apply_options(settings: Settings, registry: Registry, options: ServeOptions) -> None:
+    """Apply `--refresh-interval` and `--request-timeout` to the loaded settings.
+
+    `--refresh-interval` becomes `default_interval_seconds`, raised to the lowest provider minimum with a
+    warning rather than refused (a client chose it, not the user); `--request-timeout` becomes
+    `refresh_timeout_seconds` (0, "no deadline" in CodexBar, is the longest wait codexbard allows).
+    """
+    if options.refresh_interval is not None:
+        lowest = min((spec.min_interval_seconds for spec in registry if spec.default_interval_seconds is None),
+                     default=1)
+        interval = max(math.ceil(options.refresh_interval), lowest, 1)
+        if interval > options.refresh_interval:
+            log.warning("--refresh-interval %g s raised to %d s (the lowest provider minimum)",
+                        options.refresh_interval, interval)
+        settings.default_interval_seconds = min(interval, MAX_INTERVAL_SECONDS)
+    if options.request_timeout is not None:
+        wait = LONGEST_REFRESH_WAIT if options.request_timeout <= 0 else min(options.request_timeout,
+                                                                             LONGEST_REFRESH_WAIT)
+        settings.refresh_timeout_seconds = wait
+
+
+def setup_logging(level: str, env: Mapping[str, str], *, json_logs: bool = False) -> None:
+    """Log to stderr; with journald's level prefixes when stderr is the journal, JSON lines when asked."""
     handler = logging.StreamHandler(sys.stderr)
-    if env.get("JOURNAL_STREAM"):
+    if json_logs:
+        handler.setFormatter(JsonLinesFormatter())
+    elif env.get("JOURNAL_STREAM"):
         handler.setFormatter(_JournalFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -218,7 +273,8 @@ async def _watchdog(usec: int, env: Mapping[str, str]) -> None:
         await asyncio.sleep(usec / 2e6)
 
 
-def run_serve(env: Mapping[str, str], config: Path | None, host: str | None, port: int | None) -> int:
+def run_serve(env: Mapping[str, str], config: Path | None, host: str | None, port: int | None,
+              options: ServeOptions | None = None) -> int:
     """Run the daemon in the foreground; return the process exit code.
 
     Every startup failure is one line and a prompt exit with its code (2 config, 1 database, 3 the app
@@ -233,6 +289,8 @@ def run_serve(env: Mapping[str, str], config: Path | None, host: str | None, por
     try:
         registry = default_registry()
         settings, paths = load_settings(env, config, registry)
+        options = options or ServeOptions()
+        apply_options(settings, registry, options)
         runtime = Runtime(settings, paths, env, registry=registry)
     except ConfigError as exc:
         print(f"codexbard: config error: {exc}", file=sys.stderr)
@@ -244,7 +302,7 @@ def run_serve(env: Mapping[str, str], config: Path | None, host: str | None, por
             print(f"codexbard: --port must be between 1 and 65535 (got {port})", file=sys.stderr)
             return 2
         settings.port = port
-    setup_logging(settings.log_level, env)
+    setup_logging(settings.log_level, env, json_logs=options.json_logs)
     if not is_loopback(settings.host) and settings.token is None:
         print(
             f"codexbard: config error: binding to {settings.host} exposes your usage data; "

@@ -16,6 +16,7 @@ from datetime import datetime
 from codexbard.events import AccountFacts, Event, EventHub, EventKind, Facts
 from codexbard.models import (
     FetchError,
+    LastError,
     ProviderPayload,
     ProviderStatus,
     UsageBlock,
@@ -74,6 +75,13 @@ class AccountState:
             rate_limited_until=self.rate_limited_until,
         )
 
+    def last_error(self, now: datetime) -> LastError | None:
+        """The failure of the latest poll, with its time; None once a poll succeeded after it."""
+        if self.error is None:
+            return None
+        # `fail` (and `restore`, from the stored record) set the attempt time with the error.
+        return LastError.of_error(self.error, self.last_attempt_at or now)
+
     def disabled_error(self) -> FetchError:
         """The error shown for a provider that is not enabled."""
         spec = self.plan.spec
@@ -98,9 +106,12 @@ class AccountState:
             if snapshot is not None
             else None
         )
-        error = self.error
-        if scheduled and not self.enabled:
-            error = self.disabled_error()
+        # API.md: `error` only when there is no usable data (clients treat any `error` as "no data");
+        # a failure beside good data is reported in `lastError`, which clears on the next success.
+        last_error = self.last_error(now)
+        error: FetchError | None = self.error if usage is None else None
+        if scheduled and not self.enabled:  # nothing is polled: say how to enable it
+            error, last_error = self.disabled_error(), None
         return ProviderPayload(
             provider=spec.id,
             display_name=spec.display_name,
@@ -113,6 +124,7 @@ class AccountState:
             cost=None,
             pace=snapshot_pace(snapshot, now) if snapshot is not None else None,
             error=error,
+            last_error=last_error,
             stale=self.stale and snapshot is not None,
             fetched_at=self.fetched_at if snapshot is not None else None,
             next_refresh_at=self.next_run_at if scheduled and self.enabled else None,

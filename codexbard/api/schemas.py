@@ -135,7 +135,8 @@ class FlatEntry(Schema):
     tertiary: RateWindow | None
     credits: Credits | None
     stale: bool
-    error: str | None = Field(description="the error message, or null")
+    error: str | None = Field(description="the error message when there is no data, else null")
+    last_error: str | None = Field(description="why the latest poll failed while stale data is shown, else null")
     updated_at: datetime | None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -92,3 +93,14 @@ def source_choices() -> list[str]:
     for spec in default_registry():
         modes.update(dict.fromkeys(spec.modes()))
     return list(modes)
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a finite, non-negative number of seconds (`5`, `0.5`)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative number of seconds, got {text!r}")
+    return value

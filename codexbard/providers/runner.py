@@ -84,8 +84,21 @@ async def _try(strategy: Strategy, ctx: FetchContext) -> UsageSnapshot:
     return await strategy.fetch(ctx)
 
 
-async def run_pipeline(spec: ProviderSpec, ctx: FetchContext, mode: str = "auto") -> FetchOutcome:
-    """Run the strategies of `mode` within the provider's poll deadline."""
+async def _try_web(strategy: Strategy, ctx: FetchContext, limit: float) -> UsageSnapshot:
+    # Only this strategy's own timer turns into a Timeout; the poll deadline around it still cancels.
+    try:
+        async with asyncio.timeout(limit):
+            return await _try(strategy, ctx)
+    except TimeoutError:
+        raise Timeout(f"{strategy.source_label} source did not answer within {limit:g} s (--web-timeout)") from None
+
+
+async def run_pipeline(spec: ProviderSpec, ctx: FetchContext, mode: str = "auto", *,
+                       web_timeout: float | None = None) -> FetchOutcome:
+    """Run the strategies of `mode` within the provider's poll deadline.
+
+    `web_timeout` (the CLI's `--web-timeout`) bounds each web strategy on its own, within that deadline.
+    """
     strategies = spec.strategies_for(mode)
     outcome = FetchOutcome(snapshot=None, source=None, error=None)
     errors: list[ProviderError] = []
@@ -100,7 +113,10 @@ async def run_pipeline(spec: ProviderSpec, ctx: FetchContext, mode: str = "auto"
                 current = strategy
                 t0 = time.monotonic()
                 try:
-                    snapshot = await _try(strategy, ctx)
+                    if web_timeout is not None and strategy.kind == "web":
+                        snapshot = await _try_web(strategy, ctx, web_timeout)
+                    else:
+                        snapshot = await _try(strategy, ctx)
                 except ProviderError as exc:
                     error: ProviderError = exc
                 except (TimeoutError, asyncio.CancelledError):

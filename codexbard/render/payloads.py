@@ -30,7 +30,9 @@ def flat(payloads: list[ProviderPayload]) -> dict[str, Any]:
             "tertiary": usage.get("tertiary"),
             "credits": wire["credits"],
             "stale": p.stale,
+            # As in the payload: `error` only when there is no data; a failure beside stale data is `lastError`.
             "error": p.error.message if p.error else None,
+            "lastError": p.last_error.message if p.last_error else None,
             "updatedAt": usage.get("updatedAt"),
         }
     return out

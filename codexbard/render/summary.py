@@ -59,6 +59,10 @@ def text(payloads: list[ProviderPayload], now: datetime, zone: tzinfo = UTC) -> 
             lines.append(f"  Status: {p.status.indicator} {p.status.description or ''}".rstrip())
         if p.error is not None:
             lines.append(f"  Error ({p.error.kind}): {p.error.message}")
+        elif p.last_error is not None and p.usage is not None:
+            # The numbers above are the last good ones; say why they were not refreshed.
+            lines.append(f"  Last refresh failed {p.last_error.at.strftime('%Y-%m-%d %H:%M UTC')} "
+                         f"({p.last_error.kind}): {p.last_error.message}")
         if p.usage is None and p.error is None:
             lines.append("  No data yet")
         blocks.append("\n".join(lines))

@@ -58,7 +58,7 @@ async def test_usage_lists_enabled_providers_in_registry_order(daemon: Daemon) -
     assert [p["provider"] for p in body] == ["alpha", "beta"]
     alpha, beta = body
     assert set(alpha) == {"provider", "displayName", "account", "source", "version", "status", "usage",
-                          "credits", "cost", "pace", "forecast", "error", "stale", "fetchedAt",
+                          "credits", "cost", "pace", "forecast", "error", "lastError", "stale", "fetchedAt",
                           "nextRefreshAt"}
     assert alpha["usage"]["primary"] == {"usedPercent": 40.0, "windowMinutes": None, "resetsAt": None,
                                          "resetDescription": None, "label": "Session"}
@@ -106,7 +106,8 @@ async def test_usage_one_and_formats(daemon: Daemon) -> None:
     assert one.json()["provider"] == "alpha"
     assert flat.json()["alpha"]["primary"]["usedPercent"] == 40.0
     assert flat.json()["beta"] == {"displayName": "Beta", "primary": None, "secondary": None, "tertiary": None,
-                                   "credits": None, "stale": False, "error": None, "updatedAt": None}
+                                   "credits": None, "stale": False, "error": None, "lastError": None,
+                                   "updatedAt": None}
     assert text.headers["content-type"].startswith("text/plain")
     assert "Session: 60% left (40% used)" in text.text
     assert bad.status_code == 400 and bad.json()["known"] == ["json", "flat", "text", "waybar", "swiftbar"]

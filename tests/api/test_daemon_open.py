@@ -26,7 +26,9 @@ async def test_restart_serves_stored_data_as_stale(tmp_path: Path) -> None:
     assert payload.fetched_at == fetched_at
     await restarted.scheduler.poll("alpha")
     payload = restarted.payloads(restarted.state.enabled())[0]
-    assert payload.stale is True and payload.error is not None and payload.error.kind == "unavailable"
+    # Stale data beside a failure: `error` stays null (API.md), `lastError` says why.
+    assert payload.stale is True and payload.error is None
+    assert payload.last_error is not None and payload.last_error.kind == "unavailable"
     assert payload.usage is not None and payload.usage.primary is not None
     assert payload.usage.primary.used_percent == 33.0
     assert restarted.state.get("alpha").consecutive_failures == 1  # type: ignore[union-attr]

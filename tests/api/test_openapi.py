@@ -17,8 +17,9 @@ from tests.api.test_app import BASE, make_daemon
 from tests.fakes import ScriptedStrategy, fake_spec, make_runtime, snapshot
 
 PAYLOAD = {"provider", "displayName", "account", "source", "version", "status", "usage", "credits", "cost", "pace",
-           "forecast", "error", "stale", "fetchedAt", "nextRefreshAt"}
-USAGE_BLOCK = {"primary", "secondary", "tertiary", "extraRateWindows", "providerCost", "updatedAt", "identity",
+           "forecast", "error", "lastError", "stale", "fetchedAt", "nextRefreshAt"}
+USAGE_BLOCK = {"primary", "secondary", "tertiary", "extraRateWindows", "providerCost", "details", "openRouterUsage",
+               "updatedAt", "identity",
                "accountEmail", "accountOrganization", "loginMethod"}
 RATE_WINDOW = {"usedPercent", "windowMinutes", "resetsAt", "resetDescription", "label"}
 PROVIDER_INFO = {"id", "displayName", "enabled", "enabledReason", "enableHint", "configuredSource", "strategies",
@@ -29,7 +30,8 @@ STATUS_ENTRY = {"provider", "kind", "indicator", "description", "updatedAt", "ur
 HEALTH = {"status", "version", "uptimeSeconds", "providersEnabled", "store"}
 HISTORY = {"provider", "account", "window", "points"}
 HISTORY_POINT = {"t", "usedPercent", "resetsAt"}
-FLAT_ENTRY = {"displayName", "primary", "secondary", "tertiary", "credits", "stale", "error", "updatedAt"}
+FLAT_ENTRY = {"displayName", "primary", "secondary", "tertiary", "credits", "stale", "error", "lastError",
+              "updatedAt"}
 ERROR_BODY = {"error", "known"}
 
 

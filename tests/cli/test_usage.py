@@ -25,6 +25,7 @@ OR_KEY = "sk-or-cli-secret-9012"
 KIMI_KEY = "k2-cli-secret-3141"
 WARP_KEY = "wk-cli-secret-2718"
 QUOTA_PATH = "/zai/api/monitor/usage/quota/limit"
+MODEL_USAGE_PATH = "/zai/api/monitor/usage/model-usage"  # z.ai's two optional chart calls (404 here)
 CREDITS_PATH = "/openrouter/api/v1/credits"
 KEY_PATH = "/openrouter/api/v1/key"
 KIMI_PATH = "/kimi/api/user/credits"
@@ -110,6 +111,11 @@ def zai_payload(**changes: Any) -> dict[str, Any]:
             "tertiary": None,
             "extraRateWindows": [],
             "providerCost": None,
+            "details": [{"title": "Quota details", "chart": None, "rows": [
+                {"label": "Token quota", "value": "12% used", "secondaryValue": None},
+                {"label": "Session token quota", "value": "40% used", "secondaryValue": None},
+            ]}],
+            "openRouterUsage": None,
             "updatedAt": "2026-11-25T18:00:00Z",
             "identity": {"providerID": "zai", "accountEmail": None, "accountOrganization": None,
                          "loginMethod": "Pro"},
@@ -133,6 +139,7 @@ def zai_payload(**changes: Any) -> dict[str, Any]:
         },
         "forecast": None,  # the one-shot CLI keeps no history
         "error": None,
+        "lastError": None,
         "stale": False,
         "fetchedAt": "2026-11-25T18:00:00Z",
         "nextRefreshAt": None,
@@ -410,7 +417,7 @@ def test_provider_all_lists_every_provider_in_registry_order(env: dict[str, str]
     assert by_id["openrouter"]["error"]["message"].startswith("OpenRouter is not enabled (")
     assert "OPENROUTER_API_KEY" in by_id["openrouter"]["error"]["message"]
     # only zai's upstream was asked
-    assert [r[1] for r in upstream.requests] == [QUOTA_PATH]
+    assert [r[1] for r in upstream.requests if MODEL_USAGE_PATH not in r[1]] == [QUOTA_PATH]
 
 
 def test_repeated_provider_flags_keep_registry_order(env: dict[str, str], clean_env: Path, upstream: FakeUpstream,
@@ -497,6 +504,7 @@ def test_flat_format(env: dict[str, str], capsys: pytest.CaptureFixture[str]) ->
             "credits": None,
             "stale": False,
             "error": None,
+            "lastError": None,
             "updatedAt": "2026-11-25T18:00:00Z",
         }
     }
@@ -535,7 +543,8 @@ def test_status_flag_fills_openrouter_link_status(env: dict[str, str], upstream:
     assert openrouter["credits"] == {"remaining": pytest.approx(162.65), "total": 250.0, "unit": "USD",
                                      "updatedAt": None}
     # a link-only status is never polled
-    assert sorted({r[1] for r in upstream.requests}) == [CREDITS_PATH, KEY_PATH, QUOTA_PATH]
+    assert sorted({r[1].split("?")[0] for r in upstream.requests}) == [CREDITS_PATH, KEY_PATH, MODEL_USAGE_PATH,
+                                                                      QUOTA_PATH]
     credits_headers = next(r[2] for r in upstream.requests if r[1] == CREDITS_PATH)
     assert credits_headers["Authorization"] == f"Bearer {OR_KEY}"
     no_secret(without)
@@ -576,7 +585,8 @@ def test_all_four_providers_succeed(env: dict[str, str], upstream: FakeUpstream,
                                         "resetDescription": "640/2500 credits", "label": "Credits"}
     assert openrouter["usage"]["loginMethod"] == "Balance: $162.65"
     auth = {path.split("?", 1)[0]: headers["Authorization"] for _, path, headers in upstream.requests}
-    assert auth == {QUOTA_PATH: f"Bearer {KEY}", KIMI_PATH: f"Bearer {KIMI_KEY}", WARP_PATH: f"Bearer {WARP_KEY}",
+    assert auth == {QUOTA_PATH: f"Bearer {KEY}", MODEL_USAGE_PATH: f"Bearer {KEY}",
+                    KIMI_PATH: f"Bearer {KIMI_KEY}", WARP_PATH: f"Bearer {WARP_KEY}",
                     CREDITS_PATH: f"Bearer {OR_KEY}", KEY_PATH: f"Bearer {OR_KEY}"}
     text = run(capsys, env, "usage")
     assert text.code == 0
@@ -601,3 +611,32 @@ def test_one_failure_among_several_exits_1_with_every_payload(env: dict[str, str
     assert warp["error"]["kind"] == "auth_required"
     assert warp["usage"] is None
     no_secret(result)
+
+
+def test_codexbar_usage_flags_the_raycast_extension_passes(env: dict[str, str],
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    # The extension's one-shot fallback: JSON on stdout, nothing else, exit 0.
+    result = run(capsys, env, "usage", "--format", "json", "--json-only", "--json-output", "--web-timeout", "5",
+                 "--provider", "zai", "--source", "auto")
+    assert result.code == 0
+    assert result.json() == [zai_payload()]
+    assert result.err == ""
+    for flags in (["--json"], ["--json-only"], ["--json", "--pretty"]):
+        assert run(capsys, env, "usage", "--provider", "zai", *flags).json() == [zai_payload()]
+    assert run(capsys, env, "usage", "--provider", "zai", "--json-only", "--format", "flat").json()["zai"][
+        "lastError"] is None
+
+
+@pytest.mark.parametrize("argv", [["--web-timeout", "soon"], ["--web-timeout", "-1"], ["--json", "--format", "flat"]])
+def test_bad_codexbar_flags_exit_2(env: dict[str, str], capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    result = run(capsys, env, "usage", "--provider", "zai", *argv)
+    assert result.code == 2
+    assert result.out == ""
+
+
+def test_serve_accepts_the_codexbar_serve_flags() -> None:
+    from codexbard.cli import build_parser
+
+    args = build_parser().parse_args(["serve", "--port", "17653", "--refresh-interval", "600",
+                                      "--request-timeout", "30", "--json-output"])
+    assert (args.port, args.refresh_interval, args.request_timeout, args.json_output) == (17653, 600.0, 30.0, True)

@@ -137,6 +137,8 @@ def test_usage_block_matches_api_md() -> None:
             }
         ],
         "providerCost": None,
+        "details": [],
+        "openRouterUsage": None,
         "updatedAt": "2026-11-25T18:10:22Z",
         "identity": {
             "providerID": "claude",
@@ -159,6 +161,8 @@ def test_usage_block_without_identity_keeps_the_keys() -> None:
         "tertiary": None,
         "extraRateWindows": [],
         "providerCost": None,
+        "details": [],
+        "openRouterUsage": None,
         "updatedAt": "2026-11-25T17:00:00Z",
         "identity": None,
         "accountEmail": None,
@@ -309,6 +313,7 @@ def test_provider_payload_top_level_keys() -> None:
         "pace",
         "forecast",
         "error",
+        "lastError",
         "stale",
         "fetchedAt",
         "nextRefreshAt",

@@ -147,3 +147,50 @@ def test_a_disabled_providers_message_gives_its_hint_once(tmp_path: Path) -> Non
         assert message.count(spec.enable_hint) == 1, message
         checked += 1
     assert checked >= 4
+
+
+def test_payload_error_and_last_error_before_and_after_failures(tmp_path: Path) -> None:
+    from codexbard import render
+
+    state = make_state(tmp_path)
+    account = state.require("alpha")
+    # Never succeeded: no data, `error` set (clients show "no data"), `lastError` the same failure with its time.
+    state.fail("alpha", DOWN, AT)
+    wire = account.payload(AT, None).wire()
+    assert (wire["usage"], wire["stale"]) == (None, False)
+    assert wire["error"] == {"kind": "unavailable", "message": "Alpha is down (HTTP 503)", "code": 1}
+    assert wire["lastError"] == {"kind": "unavailable", "message": "Alpha is down (HTTP 503)", "code": 1,
+                                 "at": "2026-11-25T18:00:00Z"}
+    state.succeed("alpha", snapshot(40.0), "api", AT)
+    wire = account.payload(AT, None).wire()
+    assert (wire["error"], wire["lastError"], wire["stale"]) == (None, None, False)
+    # A failed re-poll keeps the good numbers: `error` stays null, `lastError` says why and when.
+    state.fail("alpha", DOWN, LATER)
+    stale = account.payload(LATER, None)
+    wire = stale.wire()
+    assert wire["usage"]["primary"]["usedPercent"] == 40.0
+    assert (wire["error"], wire["stale"]) == (None, True)
+    assert wire["lastError"] == {"kind": "unavailable", "message": "Alpha is down (HTTP 503)", "code": 1,
+                                 "at": "2026-11-25T18:05:00Z"}
+    flat = render.flat([stale])["alpha"]
+    assert (flat["error"], flat["lastError"], flat["stale"]) == (None, "Alpha is down (HTTP 503)", True)
+    text = render.text([stale], LATER)
+    assert "  Last refresh failed 2026-11-25 18:05 UTC (unavailable): Alpha is down (HTTP 503)\n" in text
+    assert "Error (" not in text
+    # The next success clears it.
+    state.succeed("alpha", snapshot(41.0), "api", LATER)
+    wire = account.payload(LATER, None).wire()
+    assert (wire["error"], wire["lastError"], wire["stale"]) == (None, None, False)
+
+
+def test_serve_flags_map_to_settings(tmp_path: Path) -> None:
+    from codexbard.config import Settings
+    from codexbard.providers.registry import default_registry
+    from codexbard.serve import ServeOptions, apply_options
+
+    settings = Settings()
+    apply_options(settings, default_registry(), ServeOptions(refresh_interval=600, request_timeout=30))
+    assert (settings.default_interval_seconds, settings.refresh_timeout_seconds) == (600, 30)
+    apply_options(settings, default_registry(), ServeOptions(refresh_interval=0.5, request_timeout=0))
+    # Below the lowest provider minimum (60 s) it is raised, not refused; 0 means the longest wait.
+    assert (settings.default_interval_seconds, settings.refresh_timeout_seconds) == (60, 600.0)

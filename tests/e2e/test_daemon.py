@@ -186,8 +186,9 @@ def test_sigkill_then_restart_serves_last_data_as_stale(daemon: Daemon, upstream
     assert restarted is not None
     assert restarted["usage"]["primary"] == first["usage"]["primary"]
     assert restarted["fetchedAt"] == first["fetchedAt"]
-    stale = daemon.wait_for(lambda: (p := zai_payload(daemon)) and p["error"] and p)
-    assert stale["stale"] is True and stale["error"]["kind"] == "unavailable"
+    stale = daemon.wait_for(lambda: (p := zai_payload(daemon)) and p["lastError"] and p)
+    # Good data beside a failure: `error` null (API.md), the failure in `lastError`.
+    assert stale["stale"] is True and stale["error"] is None and stale["lastError"]["kind"] == "unavailable"
     assert stale["usage"]["primary"]["usedPercent"] == 40.0
     daemon.stop()
     with sqlite3.connect(f"file:{daemon.database}?mode=ro", uri=True) as db:

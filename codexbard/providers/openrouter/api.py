@@ -115,4 +115,4 @@ class OpenRouterApi(ApiKeyStrategy):
         key_result = await key_task
         if key_result.info is None:
             log.debug("OpenRouter /key section unavailable: %s", key_result.reason)
-        return build_snapshot(credits, key_result.info)
+        return build_snapshot(credits, key_result.info, key_reason=key_result.reason)

@@ -8,7 +8,19 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from codexbard.errors import ParseError
-from codexbard.models import Credits, Identity, ProviderCost, RateWindow, UsageSnapshot
+from codexbard.models import (
+    ChartPoint,
+    Credits,
+    DetailChart,
+    DetailRow,
+    DetailSection,
+    Identity,
+    OpenRouterRateLimit,
+    OpenRouterUsage,
+    ProviderCost,
+    RateWindow,
+    UsageSnapshot,
+)
 from codexbard.providers.coerce import number, percent
 from codexbard.providers.openrouter.const import COST_PERIOD, CURRENCY, PRIMARY_LABEL
 
@@ -170,12 +182,94 @@ def provider_cost(info: KeyInfo, balance: float) -> ProviderCost | None:
     )
 
 
-def build_snapshot(credits: CreditsInfo, key: KeyInfo | None) -> UsageSnapshot:
-    """Combine the credits totals and the optional key data into a snapshot."""
+def money(value: float) -> str:
+    """A USD amount as the detail rows show it: `$x.xx`, never below zero."""
+    return f"${max(0.0, value):.2f}"
+
+
+_PERIODS: Final = (("Today", "usage_daily"), ("This week", "usage_weekly"), ("This month", "usage_monthly"))
+
+
+def key_remaining(info: KeyInfo) -> float | None:
+    """What is left of the key's cap (the same rule as the primary window), or None without a usable cap."""
+    if info.limit is None or info.limit <= 0:
+        return None
+    used = key_used(info)
+    if used is None or not math.isfinite(used) or used < 0:
+        return None
+    return max(0.0, info.limit - used)
+
+
+def credits_section(credits: CreditsInfo) -> DetailSection:
+    """The "Credits" detail section: remaining, used and total added."""
+    return DetailSection(title="Credits", rows=[
+        DetailRow(label="Remaining", value=money(credits.balance)),
+        DetailRow(label="Used", value=money(credits.total_usage)),
+        DetailRow(label="Total added", value=money(credits.total_credits)),
+    ])
+
+
+def key_section(key: KeyInfo | None, reason: str | None) -> DetailSection:
+    """The "API key" detail section: budget, remaining, spend per period and rate limit, with a spend chart."""
+    if key is None:
+        return DetailSection(title="API key", rows=[
+            DetailRow(label="API key budget", value="Unavailable right now", secondary_value=reason or KEY_UNAVAILABLE),
+        ])
+    rows: list[DetailRow] = []
+    remaining = key_remaining(key)
+    if key.limit is not None and key.limit > 0:
+        rows.append(DetailRow(label="API key budget", value=money(key.limit)))
+        if remaining is not None:
+            rows.append(DetailRow(label="API key remaining", value=money(remaining)))
+        if key.usage is not None:
+            rows.append(DetailRow(label="API key used", value=money(key.usage)))
+    else:
+        rows.append(DetailRow(label="API key budget", value="No limit configured"))
+    if key.limit_reset and key.limit_reset.strip():
+        rows.append(DetailRow(label="Reset window", value=key.limit_reset.strip()))
+    points: list[ChartPoint] = []
+    for label, field in _PERIODS:
+        spent: float | None = getattr(key, field)
+        if spent is not None:
+            rows.append(DetailRow(label=label, value=money(spent)))
+            points.append(ChartPoint(label=label, value=spent))
+    if key.rate_limit is not None:
+        rows.append(DetailRow(label="Rate limit",
+                              value=f"{key.rate_limit.requests} requests / {key.rate_limit.interval}"))
+    chart = DetailChart(kind="bars", title="Key spend", unit=CURRENCY, points=points) if points else None
+    return DetailSection(title="API key", rows=rows, chart=chart)
+
+
+def open_router_usage(credits: CreditsInfo, key: KeyInfo | None) -> OpenRouterUsage:
+    """The `usage.openRouterUsage` block older CodexBar clients read."""
+    total = credits.total_credits
+    used_share = min(100.0, credits.total_usage / total * 100.0) if total > 0 else 0.0
+    return OpenRouterUsage(
+        total_credits=total,
+        total_usage=credits.total_usage,
+        balance=credits.balance,
+        used_percent=used_share,
+        key_data_fetched=key is not None,
+        key_limit=key.limit if key else None,
+        key_limit_remaining=key.limit_remaining if key else None,
+        key_limit_reset=key.limit_reset if key else None,
+        key_usage=key.usage if key else None,
+        key_usage_daily=key.usage_daily if key else None,
+        key_usage_weekly=key.usage_weekly if key else None,
+        key_usage_monthly=key.usage_monthly if key else None,
+        rate_limit=(OpenRouterRateLimit(requests=key.rate_limit.requests, interval=key.rate_limit.interval)
+                    if key and key.rate_limit else None),
+    )
+
+
+def build_snapshot(credits: CreditsInfo, key: KeyInfo | None, *, key_reason: str | None = None) -> UsageSnapshot:
+    """Combine the credits totals and the optional key data (or why it is missing) into a snapshot."""
     balance = credits.balance
     return UsageSnapshot(
         primary=primary_window(key) if key is not None else None,
         provider_cost=provider_cost(key, balance) if key is not None else None,
         credits=Credits(remaining=balance, total=credits.total_credits, unit=CURRENCY),
         identity=Identity(login_method=f"Balance: ${balance:.2f}"),
+        details=[credits_section(credits), key_section(key, key_reason)],
+        open_router_usage=open_router_usage(credits, key),
     )

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Final
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from datetime import datetime, timedelta
+from typing import Any, Final
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from codexbard.errors import AuthRequired, NotConfigured, ProviderError
 from codexbard.host.credentials import Secret
 from codexbard.host.http import validate_endpoint
-from codexbard.models import Credits, UsageSnapshot
+from codexbard.models import DetailSection, UsageSnapshot
 from codexbard.providers.base import ApiKey, ApiKeyStrategy, FetchContext
 from codexbard.providers.zai.const import (
     BALANCE_SERVICE,
@@ -27,6 +28,9 @@ from codexbard.providers.zai.const import (
     ENV_ORGANIZATION,
     ENV_PROJECT,
     ENV_QUOTA_URL,
+    MODEL_USAGE_PATH,
+    MODEL_USAGE_RANGES,
+    MODEL_USAGE_TIMEOUT,
     ORG_HEADER,
     PROJECT_HEADER,
     QUOTA_PATH,
@@ -39,9 +43,10 @@ from codexbard.providers.zai.const import (
     SCOPE_PERSONAL,
     SCOPE_TEAM,
     SCOPES,
+    TEAM_MODEL_USAGE_TYPE,
     TEAM_QUOTA_TYPE,
 )
-from codexbard.providers.zai.parse import parse_balance, parse_quota
+from codexbard.providers.zai.parse import balance_row, model_usage_section, parse_balance, parse_quota
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +74,7 @@ class FetchSettings:
     team: Team | None
     quota_url: str
     balance_url: str | None
+    model_usage_url: str
 
     @property
     def service(self) -> str:
@@ -112,6 +118,27 @@ def quota_url(ctx: FetchContext, region: str) -> str:
             return urlunsplit((parts.scheme, parts.netloc, QUOTA_PATH, parts.query, ""))
         return url
     return f"https://{REGION_HOSTS[region]}{QUOTA_PATH}"
+
+
+def model_usage_url(ctx: FetchContext, region: str) -> str:
+    """The model-usage URL: Z_AI_API_HOST (as given when it has a path), else the region's host."""
+    host = (ctx.env.get(ENV_API_HOST) or "").strip()
+    if host:
+        parts = urlsplit(validate_override(ENV_API_HOST, host, region))
+        path = parts.path if parts.path not in ("", "/") else MODEL_USAGE_PATH
+        return urlunsplit((parts.scheme, parts.netloc, path, "", ""))  # its own query is dropped
+    return f"https://{REGION_HOSTS[region]}{MODEL_USAGE_PATH}"
+
+
+def model_usage_query(now: datetime, days_back: int, team: bool) -> str:
+    """`startTime`/`endTime` in local time (local midnight `days_back` days ago .. this hour's 59:59)."""
+    local = now.astimezone()
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=max(1, days_back))
+    end = local.replace(minute=59, second=59, microsecond=0)
+    query = [("startTime", start.strftime("%Y-%m-%d %H:%M:%S")), ("endTime", end.strftime("%Y-%m-%d %H:%M:%S"))]
+    if team:
+        query.append(("type", TEAM_MODEL_USAGE_TYPE))
+    return urlencode(query, quote_via=quote)  # `%20`, as the sheet shows, not `+`
 
 
 def _team_id(ctx: FetchContext, key: str, env_name: str) -> str | None:
@@ -169,7 +196,8 @@ def settings_of(ctx: FetchContext) -> FetchSettings:
     if region == REGION_CN:
         override = (ctx.env.get(ENV_BALANCE_URL) or "").strip()
         balance = validate_override(ENV_BALANCE_URL, override, region) if override else BALANCE_URL
-    return FetchSettings(region=region, team=team, quota_url=url, balance_url=balance)
+    return FetchSettings(region=region, team=team, quota_url=url, balance_url=balance,
+                         model_usage_url=model_usage_url(ctx, region))
 
 
 class ZaiApiStrategy(ApiKeyStrategy):
@@ -192,33 +220,61 @@ class ZaiApiStrategy(ApiKeyStrategy):
         if settings.team is not None:
             headers[ORG_HEADER] = settings.team.organization
             headers[PROJECT_HEADER] = settings.team.project
+        now = ctx.clock.now()
         try:
             response = await ctx.http.get(
                 settings.quota_url, service=settings.service, bearer=key, headers=headers, timeout=QUOTA_TIMEOUT
             )
-            snapshot = parse_quota(response.json_object(), service=settings.service, secrets=response.secrets)
+            raw = response.json_object()
+            snapshot = parse_quota(raw, service=settings.service, secrets=response.secrets, now=now)
         except AuthRequired as exc:
             raise AuthRequired(f"{exc.message}; check the API key from {key.origin}") from None
         if settings.balance_url is not None:
-            credits = await self._balance(ctx, settings.balance_url, key)
+            balance = await self._balance(ctx, settings.balance_url, key)
+            credits, row = (parse_balance(balance), balance_row(balance)) if balance is not None else (None, None)
+            if row is not None:  # parsed again (pure, and valid: it just parsed) to end "Quota details" with it
+                snapshot = parse_quota(raw, service=settings.service, now=now, balance=row)
             if credits is not None:
                 snapshot = snapshot.model_copy(update={"credits": credits})
-        return snapshot
+        details = list(snapshot.details)
+        for days_back, title in MODEL_USAGE_RANGES:
+            section = await self._model_usage(ctx, settings, key, headers, days_back, title, now)
+            if section is not None:
+                details.append(section)
+        return snapshot.model_copy(update={"details": details})
 
-    async def _balance(self, ctx: FetchContext, url: str, key: Secret) -> Credits | None:
-        """The BigModel account balance; any failure only means no credits, never a failed poll."""
-        timeout = ctx.remaining(BALANCE_TIMEOUT + DEADLINE_MARGIN) - DEADLINE_MARGIN
+    async def _optional_json(self, ctx: FetchContext, url: str, key: Secret, service: str,
+                             headers: dict[str, str], cap: float) -> dict[str, Any] | None:
+        """GET an optional JSON object within `cap` s of the poll deadline; any failure is None, never an error."""
+        timeout = ctx.remaining(cap + DEADLINE_MARGIN) - DEADLINE_MARGIN
         if timeout < DEADLINE_MARGIN:
-            log.debug("zai: skipping the balance request, the poll deadline is near")
+            log.debug("zai: skipping an optional request to %s, the poll deadline is near", service)
             return None
         try:
-            # The balance belongs to the account, not to a team: no team headers.
-            response = await ctx.http.get(
-                url, service=BALANCE_SERVICE, bearer=key, headers={"Accept": "application/json"}, timeout=timeout
-            )
-            return parse_balance(response.json_object())
+            response = await ctx.http.get(url, service=service, bearer=key, headers=headers, timeout=timeout)
+            return response.json_object()
         except ProviderError as exc:
-            log.debug("zai: balance request failed (%s); leaving credits empty", exc.kind)
+            log.debug("zai: optional request to %s failed (%s)", service, exc.kind)
         except Exception as exc:  # an optional call must never fail the poll
-            log.debug("zai: balance reply could not be read (%s); leaving credits empty", type(exc).__name__)
+            log.debug("zai: optional reply from %s could not be read (%s)", service, type(exc).__name__)
         return None
+
+    async def _balance(self, ctx: FetchContext, url: str, key: Secret) -> dict[str, Any] | None:
+        """The BigModel account report; any failure only means no balance, never a failed poll."""
+        # The balance belongs to the account, not to a team: no team headers.
+        return await self._optional_json(ctx, url, key, BALANCE_SERVICE, {"Accept": "application/json"},
+                                         BALANCE_TIMEOUT)
+
+    async def _model_usage(self, ctx: FetchContext, settings: FetchSettings, key: Secret, headers: dict[str, str],
+                           days_back: int, title: str, now: datetime) -> DetailSection | None:
+        """One optional model-usage chart section; None when it failed or has no tokens."""
+        url = f"{settings.model_usage_url}?{model_usage_query(now, days_back, settings.team is not None)}"
+        payload = await self._optional_json(ctx, url, key, f"{settings.service} model usage", headers,
+                                            MODEL_USAGE_TIMEOUT)
+        if payload is None:
+            return None
+        try:
+            return model_usage_section(payload, title)
+        except ProviderError as exc:
+            log.debug("zai: model usage %s ignored (%s)", title, exc.kind)
+            return None

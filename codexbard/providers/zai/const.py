@@ -25,6 +25,11 @@ REGION_HOSTS: Final[dict[str, str]] = {REGION_GLOBAL: GLOBAL_HOST, REGION_CN: CN
 REGION_SERVICES: Final[dict[str, str]] = {REGION_GLOBAL: "z.ai", REGION_CN: "z.ai (BigModel CN)"}
 
 QUOTA_PATH: Final = "/api/monitor/usage/quota/limit"
+MODEL_USAGE_PATH: Final = "/api/monitor/usage/model-usage"
+MODEL_USAGE_TIMEOUT: Final = 5.0
+TEAM_MODEL_USAGE_TYPE: Final = "3"
+# (days back, section title) of the two optional model-usage calls, in the order they are made.
+MODEL_USAGE_RANGES: Final = ((1, "Hourly tokens"), (30, "Daily tokens"))
 BALANCE_URL: Final = "https://www.bigmodel.cn/api/biz/account/query-customer-account-report"
 BALANCE_SERVICE: Final = "BigModel balance"
 

@@ -30,6 +30,7 @@ class LimitEntry:
     current_value: int | None = None
     remaining: int | None = None
     next_reset_time: int | None = None
+    usage_details: tuple[tuple[str, int], ...] = ()
 
 
 def _fail(index: int, reason: str) -> ParseError:
@@ -61,6 +62,13 @@ def read_limit_entry(raw: Any, index: int) -> LimitEntry:
     if details is not None and not isinstance(details, list):
         raise _fail(index, "'usageDetails' is not an array or null")
     kind = raw.get("type")
+    # Per-tool MCP counts are only a detail: entries that are not {modelCode: str, usage: int} are skipped.
+    tools: list[tuple[str, int]] = []
+    for item in details or ():
+        if isinstance(item, dict) and isinstance(item.get("modelCode"), str):
+            count = integral(item.get("usage"))
+            if count is not None:
+                tools.append((item["modelCode"], count))
     return LimitEntry(
         type=kind if isinstance(kind, str) else None,
         unit=required["unit"],
@@ -70,4 +78,5 @@ def read_limit_entry(raw: Any, index: int) -> LimitEntry:
         current_value=optional["current_value"],
         remaining=optional["remaining"],
         next_reset_time=optional["next_reset_time"],
+        usage_details=tuple(tools),
     )

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
 
 from codexbard.errors import AuthRequired, ParseError, Unavailable
 from codexbard.host.clock import from_epoch_ms
 from codexbard.host.redact import excerpt
-from codexbard.models import Credits, Identity, NamedWindow, RateWindow, UsageSnapshot, WindowValue
+from codexbard.models import (
+    MAX_DETAIL_ROWS,
+    ChartPoint,
+    Credits,
+    DetailChart,
+    DetailRow,
+    DetailSection,
+    Identity,
+    NamedWindow,
+    RateWindow,
+    UsageSnapshot,
+    WindowValue,
+)
 from codexbard.providers.coerce import integral, number, percent
 from codexbard.providers.zai.const import (
     CREDIT_LIMIT,
@@ -119,10 +132,90 @@ def _plan(data: dict[str, Any]) -> str | None:
     return None
 
 
+QUOTA_SECTION: Final = "Quota details"
+MAX_TOOL_ROWS: Final = 20
+MAX_MODEL_ROWS: Final = 20
+# Credit plans are charged at the peak rate Mon-Fri 06:00-10:00 UTC (the sheet's "Quota rate" row).
+PEAK_START_HOUR: Final = 6
+PEAK_END_HOUR: Final = 10
+
+
+def _percent_text(value: float) -> str:
+    return f"{value:.0f}" if value == int(value) else f"{value:.1f}"
+
+
+def limit_row(label: str, entry: LimitEntry) -> DetailRow:
+    """A quota row: `<pct>% used`, with `<usage> limit · <remaining> remaining` when the amounts are known."""
+    parts = []
+    if entry.usage is not None:
+        parts.append(f"{entry.usage} limit")
+    if entry.remaining is not None:
+        parts.append(f"{entry.remaining} remaining")
+    return DetailRow(label=label, value=f"{_percent_text(used_percent(entry))}% used",
+                     secondary_value=" \u00b7 ".join(parts) or None)
+
+
+def countdown(seconds: float) -> str:
+    """`in 2d 3h`, `in 4h 5m`, `in 12m` (whole minutes rounded up), or `now`."""
+    if seconds < 1:
+        return "now"
+    minutes = max(1, -(-int(seconds) // 60))
+    days, hours, mins = minutes // 1440, minutes // 60 % 24, minutes % 60
+    if days:
+        return f"in {days}d {hours}h" if hours else (f"in {days}d {mins}m" if mins else f"in {days}d")
+    if hours:
+        return f"in {hours}h {mins}m" if mins else f"in {hours}h"
+    return f"in {minutes}m"
+
+
+def quota_rate_row(now: datetime) -> DetailRow:
+    """`Peak`/`Off-peak` now, with a countdown to the next switch (weekends are off-peak all day)."""
+    utc = now.astimezone(UTC)
+    peak = utc.weekday() < 5 and PEAK_START_HOUR <= utc.hour < PEAK_END_HOUR
+    day = utc.replace(hour=0, minute=0, second=0, microsecond=0)
+    if peak:
+        switch = day + timedelta(hours=PEAK_END_HOUR)
+    else:
+        switch = day + timedelta(hours=PEAK_START_HOUR)
+        if utc.hour >= PEAK_START_HOUR:
+            switch += timedelta(days=1)
+        while switch.weekday() >= 5:
+            switch += timedelta(days=1)
+    text = countdown((switch - utc).total_seconds())
+    return DetailRow(label="Quota rate", value="Peak" if peak else "Off-peak",
+                     secondary_value=f"{'off-peak' if peak else 'peak'} {text}")
+
+
+def quota_section(session: LimitEntry | None, long: LimitEntry | None, mcp: LimitEntry | None,
+                  now: datetime | None, balance: DetailRow | None = None) -> DetailSection | None:
+    """The "Quota details" section, or None when it would have no rows."""
+    rows: list[DetailRow] = []
+    if long is not None:
+        rows.append(limit_row("Credit quota" if long.type == CREDIT_LIMIT else "Token quota", long))
+    if session is not None:
+        rows.append(limit_row("Session credit quota" if session.type == CREDIT_LIMIT else "Session token quota",
+                              session))
+    if now is not None and any(e is not None and e.type == CREDIT_LIMIT for e in (session, long)):
+        rows.append(quota_rate_row(now))
+    tools: list[DetailRow] = []
+    if mcp is not None:
+        rows.append(limit_row("MCP quota", mcp))
+        tools = [DetailRow(label=code, value=str(count)) for code, count in mcp.usage_details[:MAX_TOOL_ROWS]]
+    tail = [balance] if balance is not None else []
+    # Tool rows give way first, so the balance row always fits within the section's row limit.
+    rows += tools[: max(0, MAX_DETAIL_ROWS - len(rows) - len(tail))] + tail
+    return DetailSection(title=QUOTA_SECTION, rows=rows) if rows else None
+
+
 def parse_quota(
-    payload: dict[str, Any], *, service: str = "z.ai", secrets: Iterable[str] = ()
+    payload: dict[str, Any], *, service: str = "z.ai", secrets: Iterable[str] = (), now: datetime | None = None,
+    balance: DetailRow | None = None,
 ) -> UsageSnapshot:
-    """Turn a `/api/monitor/usage/quota/limit` answer into a snapshot (credits left empty)."""
+    """Turn a `/api/monitor/usage/quota/limit` answer into a snapshot (credits left empty).
+
+    With `now`, credit plans get the time-dependent "Quota rate" detail row; `balance` (BigModel CN's
+    "Account balance" row) ends the "Quota details" section.
+    """
     check_envelope(payload, service=service, secrets=secrets)
     data = payload.get("data")
     if not isinstance(data, dict):
@@ -148,11 +241,13 @@ def parse_quota(
     secondary = _main(long) if session and long else None
     extra = [NamedWindow(id=MCP_WINDOW_ID, title=MCP_TITLE, window=_value(mcp))] if mcp and tokens else []
     plan = _plan(data)
+    section = quota_section(session, long, mcp, now, balance)
     return UsageSnapshot(
         primary=primary,
         secondary=secondary,
         extra_rate_windows=extra,
         identity=Identity(login_method=plan) if plan else None,
+        details=[section] if section is not None else [],
     )
 
 
@@ -168,3 +263,72 @@ def parse_balance(payload: dict[str, Any]) -> Credits | None:
         if amount is not None:
             return Credits(remaining=amount, unit=CREDITS_UNIT)
     return None
+
+
+def _yuan(value: float) -> str:
+    return f"\u00a5{value:.2f}"
+
+
+def balance_row(payload: dict[str, Any]) -> DetailRow | None:
+    """The BigModel "Account balance" row, or None when the balance cannot be read."""
+    if integral(payload.get("code")) != 200 or payload.get("success") is not True:
+        return None
+    data = payload.get("data")
+    if not isinstance(data, dict):
+        return None
+    amount = number(data.get("availableBalance"))
+    if amount is None:
+        amount = number(data.get("balance"))
+    if amount is None:
+        return None
+    parts = []
+    recharged, granted, spent = (number(data.get(k)) for k in ("rechargeAmount", "giveAmount", "totalSpendAmount"))
+    if recharged is not None:
+        parts.append(f"recharged {_yuan(recharged)}")
+    if granted is not None and granted > 0:
+        parts.append(f"granted {_yuan(granted)}")
+    if spent is not None:
+        parts.append(f"spent {_yuan(spent)}")
+    return DetailRow(label="Account balance", value=_yuan(amount), secondary_value=" \u00b7 ".join(parts) or None)
+
+
+def _positive(value: Any) -> int:
+    count = integral(value)
+    return count if count is not None and count > 0 else 0
+
+
+def model_usage_section(payload: dict[str, Any], title: str) -> DetailSection | None:
+    """A token chart per time bucket plus the top models, from a `model-usage` answer; None when empty.
+
+    Raises ParseError for an answer without the OK envelope (the caller ignores it: the call is optional).
+    """
+    if integral(payload.get("code")) != 200 or payload.get("success") is not True:
+        raise ParseError("z.ai model usage answered without the OK envelope")
+    data = payload.get("data")
+    data = data if isinstance(data, dict) else {}
+    labels = data.get("x_time")
+    labels = labels if isinstance(labels, list) else []
+    raw_models = data.get("modelDataList")
+    models: list[dict[str, Any]] = [m for m in raw_models if isinstance(m, dict)] \
+        if isinstance(raw_models, list) else []
+    series: list[list[Any]] = []
+    for model in models:
+        values = model.get("tokensUsage")
+        series.append(values if isinstance(values, list) else [])
+    points = []
+    for index, label in enumerate(labels):
+        total: int = sum((_positive(values[index]) for values in series if index < len(values)), 0)
+        if total > 0:
+            points.append(ChartPoint(label=str(label), value=float(total)))
+    if not points:
+        return None
+    totals = []
+    for model, values in zip(models, series, strict=True):
+        name = model.get("modelName")
+        tokens: int = sum((_positive(v) for v in values), 0)
+        if tokens > 0:
+            totals.append((name if isinstance(name, str) and name.strip() else "Unknown", tokens))
+    totals.sort(key=lambda item: (-item[1], item[0]))
+    rows = [DetailRow(label=name, value=str(tokens)) for name, tokens in totals[:MAX_MODEL_ROWS]]
+    return DetailSection(title=title, rows=rows, chart=DetailChart(kind="bars", title=title, unit="tokens",
+                                                                   points=points))

@@ -80,8 +80,17 @@ def context(upstream: Upstream, env: dict[str, str] | None = None, **kwargs: Any
     return make_context("openrouter", upstream, env=environment, **kwargs)
 
 
-async def fetch(upstream: Upstream, env: dict[str, str] | None = None, **kwargs: Any) -> UsageSnapshot:
+async def fetch_full(upstream: Upstream, env: dict[str, str] | None = None, **kwargs: Any) -> UsageSnapshot:
     return await OpenRouterApi().fetch(context(upstream, env, **kwargs))
+
+
+def windows_and_credits(snapshot: UsageSnapshot) -> UsageSnapshot:
+    """The snapshot without its detail sections and openRouterUsage block (tested on their own below)."""
+    return snapshot.model_copy(update={"details": [], "open_router_usage": None})
+
+
+async def fetch(upstream: Upstream, env: dict[str, str] | None = None, **kwargs: Any) -> UsageSnapshot:
+    return windows_and_credits(await fetch_full(upstream, env, **kwargs))
 
 
 async def fetch_error(upstream: Upstream, env: dict[str, str] | None = None, **kwargs: Any) -> ProviderError:
@@ -163,14 +172,14 @@ async def test_unsendable_header_values_are_not_configured(name: str, value: str
 async def test_key_from_secret_store() -> None:
     upstream = Upstream()
     ctx = make_context("openrouter", upstream, secrets={"openrouter:api_key": f' "{KEY}" '})
-    assert await OpenRouterApi().fetch(ctx) == FULL_SNAPSHOT
+    assert windows_and_credits(await OpenRouterApi().fetch(ctx)) == FULL_SNAPSHOT
     assert upstream.request_to("/credits").headers["Authorization"] == f"Bearer {KEY}"
 
 
 async def test_key_from_config_api_key() -> None:
     upstream = Upstream()
     ctx = make_context("openrouter", upstream, options={"api_key": KEY})
-    assert await OpenRouterApi().fetch(ctx) == FULL_SNAPSHOT
+    assert windows_and_credits(await OpenRouterApi().fetch(ctx)) == FULL_SNAPSHOT
 
 
 async def test_env_key_wins_over_config() -> None:
@@ -337,7 +346,7 @@ async def test_key_budget_follows_the_poll_deadline() -> None:
     ctx.deadline = time.monotonic() + 0.3
     started = time.monotonic()
     snapshot = await OpenRouterApi().fetch(ctx)
-    assert snapshot == CREDITS_ONLY
+    assert windows_and_credits(snapshot) == CREDITS_ONLY
     assert time.monotonic() - started < 0.8
 
 
@@ -358,3 +367,51 @@ async def test_credits_failure_cancels_pending_key_request() -> None:
     assert time.monotonic() - started < 0.5
     leftovers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
     assert leftovers == []
+
+
+# --- detail sections and openRouterUsage ------------------------------------------------------------
+
+
+async def test_details_and_open_router_usage_of_a_full_fetch() -> None:
+    wire = (await fetch_full(Upstream())).wire()
+    assert wire["details"] == [
+        {"title": "Credits", "chart": None, "rows": [
+            {"label": "Remaining", "value": "$162.65", "secondaryValue": None},
+            {"label": "Used", "value": "$87.35", "secondaryValue": None},
+            {"label": "Total added", "value": "$250.00", "secondaryValue": None},
+        ]},
+        {"title": "API key", "rows": [
+            {"label": "API key budget", "value": "$100.00", "secondaryValue": None},
+            {"label": "API key remaining", "value": "$62.50", "secondaryValue": None},
+            {"label": "API key used", "value": "$310.20", "secondaryValue": None},
+            {"label": "Reset window", "value": "monthly", "secondaryValue": None},
+            {"label": "Today", "value": "$1.75", "secondaryValue": None},
+            {"label": "This week", "value": "$9.90", "secondaryValue": None},
+            {"label": "This month", "value": "$37.50", "secondaryValue": None},
+            {"label": "Rate limit", "value": "60 requests / 10s", "secondaryValue": None},
+        ], "chart": {"kind": "bars", "title": "Key spend", "unit": "USD", "points": [
+            {"label": "Today", "value": 1.75}, {"label": "This week", "value": 9.9},
+            {"label": "This month", "value": 37.5}]}},
+    ]
+    assert wire["openRouterUsage"] == {
+        "totalCredits": 250.0, "totalUsage": 87.35, "balance": 162.65, "usedPercent": 34.94,
+        "keyDataFetched": True, "keyLimit": 100.0, "keyLimitRemaining": 62.5, "keyLimitReset": "monthly",
+        "keyUsage": 310.2, "keyUsageDaily": 1.75, "keyUsageWeekly": 9.9, "keyUsageMonthly": 37.5,
+        "rateLimit": {"requests": 60, "interval": "10s"}, "updatedAt": None,
+    }
+
+
+async def test_a_failed_key_request_says_why_in_the_details() -> None:
+    snapshot = await fetch_full(Upstream(key=fixture("key_full.json", status=500)))
+    assert snapshot.details[1].wire() == {"title": "API key", "chart": None, "rows": [
+        {"label": "API key budget", "value": "Unavailable right now", "secondaryValue": "Request returned HTTP 500"},
+    ]}
+    assert snapshot.open_router_usage is not None
+    assert snapshot.open_router_usage.key_data_fetched is False
+    assert snapshot.open_router_usage.key_limit is None
+
+
+async def test_a_key_without_cap_says_so() -> None:
+    snapshot = await fetch_full(Upstream(key=fixture("key_no_cap.json")))
+    assert snapshot.details[1].rows[0].wire() == {"label": "API key budget", "value": "No limit configured",
+                                                  "secondaryValue": None}

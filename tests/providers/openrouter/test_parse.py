@@ -228,7 +228,11 @@ def test_provider_cost(fixture: str, cost: ProviderCost | None) -> None:
 def test_wire_shape_of_full_snapshot() -> None:
     info = parse_key(load("key_full.json")).info
     snapshot = build_snapshot(parse_credits(load("credits_ints.json")), info)
-    assert snapshot.wire() == {
+    wire = snapshot.wire()
+    # Details and openRouterUsage: their exact values are in test_api.py.
+    assert [section["title"] for section in wire.pop("details")] == ["Credits", "API key"]
+    assert wire.pop("openRouterUsage")["keyLimit"] == 100.0
+    assert wire == {
         "primary": {
             "usedPercent": 37.5,
             "windowMinutes": None,

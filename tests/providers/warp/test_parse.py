@@ -176,6 +176,8 @@ def test_wire_shape() -> None:
         "identity": None,
         "updatedAt": None,
         "version": None,
+        "details": [],  # the Warp sheet lists no detail rows
+        "openRouterUsage": None,
     }
 
 

@@ -55,7 +55,12 @@ class Upstream:
 
     @property
     def urls(self) -> list[str]:
-        return [str(r.url) for r in self.requests]
+        """Every request but the optional model-usage ones (`model_urls`)."""
+        return [str(r.url) for r in self.requests if "/model-usage" not in r.url.path]
+
+    @property
+    def model_urls(self) -> list[str]:
+        return [str(r.url) for r in self.requests if "/model-usage" in r.url.path]
 
 
 def context(upstream: Upstream, *, env: dict[str, str] | None = None, **kwargs: Any) -> FetchContext:
@@ -85,7 +90,14 @@ async def test_global_happy_path_sends_one_quota_request() -> None:
     snapshot = await fetch(context(upstream))
     assert snapshot == parse_quota(load("quota_full.json"))
     assert snapshot.credits is None
-    assert upstream.urls == [GLOBAL_QUOTA]  # no balance (global) and no model-usage requests
+    assert upstream.urls == [GLOBAL_QUOTA]  # no balance (global)
+    # Then the two optional model-usage calls (1 day, 30 days), in local time; their 404s are ignored.
+    assert upstream.model_urls == [
+        "https://api.z.ai/api/monitor/usage/model-usage?startTime=2026-11-24%2000%3A00%3A00"
+        "&endTime=2026-11-25%2018%3A59%3A59",
+        "https://api.z.ai/api/monitor/usage/model-usage?startTime=2026-10-26%2000%3A00%3A00"
+        "&endTime=2026-11-25%2018%3A59%3A59",
+    ]
     request = upstream.requests[0]
     assert request.method == "GET"
     assert request.headers["authorization"] == f"Bearer {KEY}"
@@ -159,7 +171,12 @@ async def test_upstream_overrides_rewrite_the_canonical_url() -> None:
 async def test_team_scope_sets_type_2_and_headers() -> None:
     upstream = Upstream()
     await fetch(context(upstream, options={**CN, **TEAM}))
-    quota, balance = upstream.requests
+    quota, balance, hourly, daily = upstream.requests
+    # Model usage in team scope: `type=3` and the same two team headers.
+    for model in (hourly, daily):
+        assert model.url.params["type"] == "3"
+        assert model.headers["bigmodel-organization"] == "org-7"
+        assert model.headers["bigmodel-project"] == "proj-9"
     assert str(quota.url) == CN_QUOTA + "?type=2"
     assert quota.headers["bigmodel-organization"] == "org-7"
     assert quota.headers["bigmodel-project"] == "proj-9"

@@ -95,7 +95,8 @@ SUCCESS_CASES: list[tuple[str, UsageSnapshot]] = [
 
 @pytest.mark.parametrize(("fixture", "expected"), SUCCESS_CASES, ids=[c[0] for c in SUCCESS_CASES])
 def test_parse_quota(fixture: str, expected: UsageSnapshot) -> None:
-    assert parse_quota(load(fixture)) == expected
+    # The "Quota details" section is checked on its own (test_details.py).
+    assert parse_quota(load(fixture)).model_copy(update={"details": []}) == expected
 
 
 def test_full_wire_form() -> None:
