@@ -86,6 +86,9 @@ def swiftbar(payloads: list[ProviderPayload], now: datetime, thresholds: Thresho
             lines.append(f"{clean('Credits: ' + credits)} | size=12")
         if payload.error is not None:
             lines.append(f"{clean('Error: ' + payload.error.message)} | size=12 color={COLORS['error']}")
+        elif payload.last_error is not None:
+            lines.append(f"{clean('Last refresh failed: ' + payload.last_error.message)} | size=12 "
+                         f"color={COLORS['stale']}")
         elif payload.usage is None and credits is None:
             lines.append("No data yet | size=12")
     lines.append("---")

@@ -59,6 +59,8 @@ def tooltip_lines(payloads: list[ProviderPayload], now: datetime, zone: tzinfo) 
             lines.append(f"  Credits: {credits}")
         if payload.error is not None:
             lines.append(f"  Error: {payload.error.message}")
+        elif payload.last_error is not None:  # stale numbers above: say why they are not fresh
+            lines.append(f"  Last refresh failed: {payload.last_error.message}")
         elif payload.usage is None and credits is None:
             lines.append("  No data yet")
     return lines

@@ -8,6 +8,7 @@ from codexbard.models import (
     Credits,
     FetchError,
     Identity,
+    LastError,
     NamedWindow,
     ProviderPayload,
     RateWindow,
@@ -33,7 +34,7 @@ def payload(provider: str, *, display: str | None = None, account: str | None = 
             primary: RateWindow | None = None, secondary: RateWindow | None = None,
             extras: list[NamedWindow] | None = None, credits: Credits | None = None,
             error: FetchError | None = None, stale: bool = False, login: str | None = None,
-            now: datetime = NOW) -> ProviderPayload:
+            last_error: LastError | None = None, now: datetime = NOW) -> ProviderPayload:
     """One provider payload; `usage` is None when it has no window, credits or login line."""
     snap = UsageSnapshot(primary=primary, secondary=secondary, extra_rate_windows=extras or [],
                          credits=credits, identity=Identity(login_method=login) if login else None)
@@ -43,7 +44,7 @@ def payload(provider: str, *, display: str | None = None, account: str | None = 
         source="api" if has_data else None, version=None, status=None,
         usage=UsageBlock.build(provider, snap, now) if has_data else None,
         credits=credits, cost=None, pace=snapshot_pace(snap, now) if has_data else None,
-        error=error, stale=stale, fetched_at=now if has_data else None, next_refresh_at=None,
+        error=error, stale=stale, fetched_at=now if has_data else None, next_refresh_at=None, last_error=last_error,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from codexbard.models import Credits, FetchError
+from codexbard.models import Credits, FetchError, LastError
 from codexbard.render import Thresholds, local_base_url, swiftbar
 from codexbard.render.swiftbar import bar, clean
 from tests.helpers import NOW
@@ -73,3 +73,10 @@ def test_local_base_url_maps_wildcards_to_loopback_and_hides_token_binds() -> No
     assert local_base_url("::1", 8765, False) == "http://[::1]:8765"
     assert local_base_url("localhost", 8765, False) == "http://localhost:8765"
     assert local_base_url("192.0.2.10", 8765, True) is None
+
+
+def test_stale_data_says_why_the_last_refresh_failed() -> None:
+    failed = LastError.of_error(FetchError.of("unavailable", "Alpha is down (HTTP 503)"), NOW)
+    out = swiftbar([payload("a", primary=window(40.0), stale=True, last_error=failed)], NOW,
+                          Thresholds(), UTC, None)
+    assert "Last refresh failed: Alpha is down (HTTP 503) | size=12 color=#8a8a8a" in out.splitlines()

@@ -7,7 +7,7 @@ from datetime import UTC
 from zoneinfo import ZoneInfo
 
 from codexbard.config import DisplayConfig
-from codexbard.models import Credits, FetchError
+from codexbard.models import Credits, FetchError, LastError
 from codexbard.render import Thresholds, waybar
 from codexbard.render.waybar import CLASSES, waybar_object
 from tests.helpers import NOW
@@ -112,3 +112,11 @@ def test_reset_times_are_local_and_change_only_with_the_data() -> None:
 
 def test_classes_are_the_documented_five() -> None:
     assert CLASSES == ("ok", "warning", "critical", "stale", "error")
+
+
+def test_stale_data_says_why_the_last_refresh_failed() -> None:
+    failed = LastError.of_error(FetchError.of("unavailable", "Alpha is down (HTTP 503)"), NOW)
+    line = obj(payload("a", primary=window(40.0), stale=True, last_error=failed))
+    assert line["tooltip"] == ("A (stale)\n  Session: 40% used, resets 20:00\n"
+                               "  Last refresh failed: Alpha is down (HTTP 503)")
+    assert line["class"] == "stale"
