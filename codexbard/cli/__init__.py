@@ -75,6 +75,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("config", "codexbard.cli.config"),
     Command("statusline", "codexbard.cli.statusline"),
     Command("service", "codexbard.service"),
+    Command("compat", "codexbard.cli.compat"),
 )
 
 
@@ -100,6 +101,13 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         from codexbard.cli.statusline import feed  # the hot path: Claude Code runs it on every prompt
 
         return feed(dict(os.environ if env is None else env), wrap=words[2] if len(words) == 3 else None)
+    if words[:2] == ["compat", "run"]:  # the `codexbar` shim: its words are CodexBar's CLI, not ours
+        from codexbard.compat.shim import run_shim
+
+        try:
+            return run_shim(words[2:], dict(os.environ if env is None else env))
+        except KeyboardInterrupt:
+            return 130
     from codexbard.cli.common import CliError, err
 
     parser = build_parser()

@@ -23,8 +23,9 @@ LAUNCHD_PATH: Final = "/opt/homebrew/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:
 DEFAULT_EXEC_START: Final = "%h/.local/bin/codexbard serve"
 """The unit in the repository runs what `pipx install .` and `uv tool install .` link into ~/.local/bin."""
 
-_MARKER: Final = "codexbard-service-install sha256="
-_MARKER_LINE: Final = re.compile(rb"^.*codexbard-service-install sha256=([0-9a-f]{64}).*\n", re.M)
+SERVICE_TAG: Final = "codexbard-service-install"
+"""The marker tag of files `codexbard service install` writes (other installers pass their own tag)."""
+_MARKER: Final = f"{SERVICE_TAG} sha256="
 _SYSTEMD_SPECIAL: Final = re.compile(r"""[\s"'\\;]""")
 
 Ownership = Literal["absent", "same", "ours", "edited", "foreign"]
@@ -121,22 +122,34 @@ def mark_plist(data: bytes) -> bytes:
     return head + sep + comment + rest
 
 
-def ownership(existing: bytes | None, wanted: bytes) -> Ownership:
-    """How an existing file relates to the one `service install` wants to write (both marked)."""
+def ownership(existing: bytes | None, wanted: bytes, tag: str = SERVICE_TAG) -> Ownership:
+    """How an existing file relates to the one an installer wants to write (both marked with `tag`)."""
     if existing is None:
         return "absent"
     if existing == wanted:
         return "same"
-    return owner_of(existing)
+    return owner_of(existing, tag)
 
 
-def owner_of(existing: bytes) -> Literal["ours", "edited", "foreign"]:
-    """`ours` for an untouched file this command wrote, `edited` when changed since, `foreign` otherwise."""
-    found = _MARKER_LINE.search(existing)
+def marker(tag: str, data: bytes) -> str:
+    """The marker text (`<tag> sha256=<hex>`) for a file whose content without its marker line is `data`."""
+    return f"{tag} sha256={_digest(data)}"
+
+
+def owner_of(existing: bytes, tag: str = SERVICE_TAG) -> Literal["ours", "edited", "foreign"]:
+    """`ours` for an untouched file the installer of `tag` wrote, `edited` when changed since, `foreign` otherwise.
+
+    The marker line (the whole line holding `<tag> sha256=<hex>`) is left out of the digest.
+    """
+    found = _marker_line(tag).search(existing)
     if found is None:
         return "foreign"
     unmarked = existing[: found.start()] + existing[found.end():]
     return "ours" if _digest(unmarked) == found.group(1).decode() else "edited"
+
+
+def _marker_line(tag: str) -> re.Pattern[bytes]:
+    return re.compile(rb"^.*" + re.escape(tag.encode()) + rb" sha256=([0-9a-f]{64}).*\n", re.M)
 
 
 def _digest(data: bytes) -> str:

@@ -49,7 +49,7 @@ def test_every_command_registers_once() -> None:
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     assert list(sub.choices) == ["serve", "usage", "providers", "status", "history", "doctor", "config",
-                                 "statusline", "service"]
+                                 "statusline", "service", "compat"]
 
 
 # ------------------------------------------------------------------------------------------------ intervals

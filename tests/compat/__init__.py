@@ -1,0 +1,1 @@
+"""Tests of `codexbard compat` and the `codexbar` shim it installs."""
