@@ -448,9 +448,10 @@ async def test_rpc_close_kills_a_child_ignoring_sigterm(rpc_runner: ProcessRunne
     await child.request("initialize", timeout=5)
     started = time.monotonic()
     await child.close(grace=0.3)
-    assert 0.25 <= time.monotonic() - started < 2
-    assert child.returncode == -signal.SIGKILL
+    assert 0.25 <= time.monotonic() - started < 2  # SIGTERM was ignored for the whole grace period
     assert await gone(child.pid)
+    # -SIGKILL, or 255 when asyncio's watcher lost the status to another reaper in this busy test process
+    assert child.returncode in (-signal.SIGKILL, 255)
 
 
 async def test_rpc_close_kills_the_whole_group(rpc_runner: ProcessRunner, tmp_path: Path) -> None:
