@@ -27,7 +27,7 @@ from codexbard import __version__
 from codexbard.api.context import ApiContext
 from codexbard.api.errors import install_handlers
 from codexbard.api.fast import UsageCache, context_of, daemon_lifespan, hot_routes
-from codexbard.api.routes import health, history, providers, refresh, status, usage
+from codexbard.api.routes import cost, health, history, providers, refresh, status, usage
 from codexbard.api.security import GuardMiddleware, allowed_host_names
 from codexbard.daemon import Daemon
 
@@ -77,7 +77,7 @@ def router_app(ctx: ApiContext, cache: UsageCache, *, lifespan: Lifespan[FastAPI
     )
     install_handlers(app)
     app.include_router(usage.router(ctx, cache))
-    for group in (providers, status, health, history, refresh):
+    for group in (providers, status, health, history, refresh, cost):
         app.include_router(group.router(ctx))
     _add_docs(app)
     return app

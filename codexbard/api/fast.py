@@ -1,4 +1,4 @@
-"""The routes the guard middleware answers itself, without FastAPI: `GET /usage` and `GET /health`.
+"""The routes the guard middleware answers itself, without FastAPI: `GET /usage`, `GET /health`, `GET /cost`.
 
 Nothing here imports FastAPI. The daemon's server (`codexbard.api.entry`) serves these two routes from
 this module and loads the FastAPI router, with its validation and OpenAPI models (about 7 MB of
@@ -37,6 +37,7 @@ def context_of(daemon: Daemon, stopping: asyncio.Event | None = None) -> ApiCont
         payloads=daemon.payloads,
         uptime=daemon.uptime,
         stopping=stopping,
+        cost=daemon.cost,
     )
 
 
@@ -128,7 +129,25 @@ def health_hot(ctx: ApiContext) -> HotRoute:
     return answer
 
 
+COST_DISABLED = {"error": "the local cost job is off (set [cost] enabled = true; it also needs the database)"}
+
+
+def cost_bytes(ctx: ApiContext, raw_query: bytes) -> tuple[int, bytes, str]:
+    """(status, body, content type) of GET /cost: the cost job's cached answer, or 404 when there is no job."""
+    if ctx.cost is None:
+        return 404, json_bytes(COST_DISABLED), JSON_TYPE
+    return ctx.cost.response(raw_query)
+
+
+def cost_hot(ctx: ApiContext) -> HotRoute:
+    """The guard middleware's entry point (`HotRoute`) for /cost."""
+
+    def answer(scope: Scope) -> tuple[int, bytes, str]:
+        return cost_bytes(ctx, scope.get("query_string", b""))
+
+    return answer
+
 
 def hot_routes(ctx: ApiContext, cache: UsageCache) -> dict[str, HotRoute]:
-    """The paths the guard answers from `cache` and `health_bytes`."""
-    return {"/usage": cache.hot, "/health": health_hot(ctx)}
+    """The paths the guard answers from `cache`, `health_bytes` and the cost job."""
+    return {"/usage": cache.hot, "/health": health_hot(ctx), "/cost": cost_hot(ctx)}
