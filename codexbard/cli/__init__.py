@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from codexbard import __version__, service
-from codexbard.cli import config, doctor, history, providers, serve, status, usage
+from codexbard.cli import config, cost, doctor, history, providers, serve, status, usage
 from codexbard.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError, err
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "CliError", "Command", "build_parser", "main"]
@@ -36,6 +36,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(providers.NAME, providers.add_parser, providers.run),
     Command(status.NAME, status.add_parser, status.run),
     Command(history.NAME, history.add_parser, history.run),
+    Command(cost.NAME, cost.add_parser, cost.run),
     Command(doctor.NAME, doctor.add_parser, doctor.run),
     Command(config.NAME, config.add_parser, config.run),
     Command("service", service.add_parser, lambda args, env: service.run(args, env)),

@@ -11,6 +11,7 @@ row of the `cost_scan_state` table (codexbard.store.cost), keyed by the scope of
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -156,10 +157,8 @@ def local_zone_name(env: Mapping[str, str]) -> str:
     tz = env.get("TZ", "").lstrip(":").strip()
     if tz:
         candidates.append(tz)
-    try:
+    with contextlib.suppress(OSError, UnicodeDecodeError):
         candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
-    except (OSError, UnicodeDecodeError):
-        pass
     candidates.append(os.path.realpath("/etc/localtime"))
     for name in candidates:
         marker = name.find("zoneinfo/")
