@@ -31,6 +31,8 @@ HISTORY = {"provider", "account", "window", "points"}
 HISTORY_POINT = {"t", "usedPercent", "resetsAt"}
 FLAT_ENTRY = {"displayName", "primary", "secondary", "tertiary", "credits", "stale", "error", "updatedAt"}
 ERROR_BODY = {"error", "known"}
+COST_BLOCK = {"provider", "source", "updatedAt", "sessionTokens", "sessionCostUSD", "last30DaysTokens",
+              "last30DaysCostUSD", "daily", "totals"}
 
 
 @pytest.fixture
@@ -108,7 +110,7 @@ def conforms(spec: dict[str, Any], value: Any, schema: dict[str, Any]) -> bool:
 async def test_every_route_has_a_described_payload(served: tuple[Daemon, httpx.AsyncClient, dict[str, Any]]) -> None:
     _, _, spec = served
     assert sorted((path, method) for path, ops in spec["paths"].items() for method in ops) == [
-        ("/health", "get"), ("/history", "get"), ("/providers", "get"), ("/refresh", "post"), ("/status", "get"),
+        ("/cost", "get"), ("/health", "get"), ("/history", "get"), ("/providers", "get"), ("/refresh", "post"), ("/status", "get"),
         ("/usage", "get"), ("/usage/{provider_id}", "get")]
     usage = body_schema(spec, "/usage")
     array, flat = usage["anyOf"]
@@ -116,6 +118,8 @@ async def test_every_route_has_a_described_payload(served: tuple[Daemon, httpx.A
     assert flat["type"] == "object" and fields(spec, flat["additionalProperties"]) == FLAT_ENTRY
     assert spec["paths"]["/usage"]["get"]["responses"]["200"]["content"]["text/plain"]["schema"] == {"type": "string"}
     assert fields(spec, body_schema(spec, "/usage/{provider_id}")) == PAYLOAD
+    cost = body_schema(spec, "/cost")
+    assert cost["type"] == "array" and fields(spec, cost["items"]) == COST_BLOCK
     refresh = body_schema(spec, "/refresh", "post")
     assert refresh["type"] == "array" and fields(spec, refresh["items"]) == PAYLOAD
     providers = body_schema(spec, "/providers")
