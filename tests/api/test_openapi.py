@@ -110,8 +110,8 @@ def conforms(spec: dict[str, Any], value: Any, schema: dict[str, Any]) -> bool:
 async def test_every_route_has_a_described_payload(served: tuple[Daemon, httpx.AsyncClient, dict[str, Any]]) -> None:
     _, _, spec = served
     assert sorted((path, method) for path, ops in spec["paths"].items() for method in ops) == [
-        ("/cost", "get"), ("/health", "get"), ("/history", "get"), ("/providers", "get"), ("/refresh", "post"), ("/status", "get"),
-        ("/usage", "get"), ("/usage/{provider_id}", "get")]
+        ("/cost", "get"), ("/health", "get"), ("/history", "get"), ("/providers", "get"), ("/refresh", "post"),
+        ("/status", "get"), ("/usage", "get"), ("/usage/{provider_id}", "get")]
     usage = body_schema(spec, "/usage")
     array, flat = usage["anyOf"]
     assert array["type"] == "array" and fields(spec, array["items"]) == PAYLOAD

@@ -39,12 +39,8 @@ def test_json_equals_the_api_over_the_same_stored_state(
 ) -> None:
     config = tmp_path / "config.toml"
     config.write_text(f'[cost]\ntimezone = "{TZ}"\n')
-    assert main(["cost", "--format", "json", "--provider", "claude", "--days", "2"], env) == 0
-    cli = capsys.readouterr().out
-    assert main(["cost", "--format", "json", "--period", "month"], env) == 0
-    cli_month = capsys.readouterr().out
 
-    async def serve() -> tuple[str, str]:
+    async def serve(query: str) -> str:
         daemon = await _daemon(tmp_path)  # same config, same database; serves the stored aggregate, no scan
         assert daemon.cost is not None and daemon.store is not None
         assert daemon.store.path == tmp_path / "home" / ".local" / "share" / "codexbard" / "codexbard.db"
@@ -52,14 +48,19 @@ def test_json_equals_the_api_over_the_same_stored_state(
         try:
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(daemon)), base_url=BASE,
                                          headers={"host": "127.0.0.1:8765"}) as c:
-                return (await c.get("/cost?provider=claude&days=2")).text, (await c.get("/cost?period=month")).text
+                return (await c.get(f"/cost?{query}")).text
         finally:
             await daemon.stop(timeout=1)
 
-    api, api_month = asyncio.run(serve())
-    assert cli == api + "\n"
-    assert cli_month == api_month + "\n"
-    assert json.loads(api)[0]["last30DaysTokens"] == 3800
+    for argv, query in [
+        (["--provider", "claude", "--days", "2"], "provider=claude&days=2"),
+        (["--period", "month"], "period=month"),
+        ([], ""),
+    ]:
+        assert main(["cost", "--format", "json", *argv], env) == 0
+        cli = capsys.readouterr().out
+        assert cli == asyncio.run(serve(query)) + "\n"
+    assert json.loads(cli) == expected_blocks(json.loads(cli)[0]["updatedAt"])
 
 
 def test_text_is_a_table(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
