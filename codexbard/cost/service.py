@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import parse_qsl
 
 import orjson
 
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 COST_PROVIDERS: Final[tuple[Provider, ...]] = ("codex", "claude")
 PERIODS: Final[tuple[str, ...]] = ("days", "month", "all")
 DEFAULT_DAYS: Final = 30
+# The queries rendered ahead after every scan (by the worker that scanned), so they are served from the cache.
+STANDARD_QUERIES: Final[tuple[str, ...]] = ("", "period=all", "period=month", "provider=codex", "provider=claude")
 _CAS_ATTEMPTS: Final = 3
 
 
@@ -97,6 +100,35 @@ def parse_cost_query(providers: Iterable[str] = (), days: str | None = None, per
         elif period != "days":
             raise CostQueryError(f"unknown period '{period}'", ["month", "all"])
     return CostQuery(ordered, count, chosen_period)
+
+
+def query_from_string(raw_query: str) -> CostQuery:
+    """Parse a `GET /cost` query string (the last `days` / `period` wins, `provider` repeats)."""
+    pairs = parse_qsl(raw_query, keep_blank_values=True)
+
+    def last(name: str) -> str | None:
+        values = [v for k, v in pairs if k == name]
+        return values[-1] if values else None
+
+    return parse_cost_query([v for k, v in pairs if k == "provider"], last("days"), last("period"))
+
+
+def render_query(
+    snapshot: ScanState | None, raw_query: str, *, pricing: Pricing, tz: Any, now: datetime
+) -> tuple[int, bytes]:
+    """(status, JSON body) of `GET /cost?<raw_query>`: 200 with the array, or 400 with the error."""
+    try:
+        query = query_from_string(raw_query)
+    except CostQueryError as exc:
+        return 400, cost_json(exc.body())
+    return 200, cost_json(cost_reports(snapshot, query, pricing=pricing, tz=tz, now=now))
+
+
+def cost_summaries(
+    snapshot: ScanState | None, *, pricing: Pricing, tz: Any, now: datetime, days: int
+) -> dict[str, dict[str, Any]]:
+    """Each cost provider's `/usage` summary (see `cost_summary`)."""
+    return {p: cost_summary(snapshot, p, pricing=pricing, tz=tz, now=now, days=days) for p in COST_PROVIDERS}
 
 
 def cost_json(data: Any) -> bytes:

@@ -4,8 +4,9 @@ The scanner is CPU-bound Python. In a thread of the daemon it would hold the GIL
 is read, and every `/usage` request would wait for it; in a process of its own it only competes for a core. The
 child (multiprocessing, `spawn`: the daemon has threads, so no fork) receives `ScanRequest`s on a pipe, runs a
 `PersistentScan` per scope (state and aggregate saved by the child, one transaction per scan) and answers with a
-`ScanReply` carrying only the small aggregate. It exits when the pipe closes or its parent goes away (checked twice
-a second), so a daemon killed with SIGKILL leaves no scanner behind.
+`ScanReply` carrying only the small aggregate, plus what the daemon would otherwise compute on its event loop after
+every scan: the `/usage` summaries and the `GET /cost` bodies of the standard queries. It exits when the pipe
+closes or its parent goes away (checked twice a second), so a daemon killed with SIGKILL leaves no scanner behind.
 
 `ThreadScanRunner` runs the same code in a thread of the caller (tests; no process).
 """
@@ -17,13 +18,17 @@ import logging
 import multiprocessing
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+from codexbard.cost.pricing import Pricing
 from codexbard.cost.roots import CostRoots
-from codexbard.cost.service import PersistentScan, aggregate_bytes
+from codexbard.cost.service import PersistentScan, cost_summaries, render_query
+from codexbard.cost.state import ScanState
+from codexbard.cost.timeutil import zone
 
 log = logging.getLogger(__name__)
 
@@ -33,23 +38,30 @@ STOP_WAIT_SECONDS: Final = 2.0
 
 @dataclass(frozen=True, slots=True)
 class ScanRequest:
-    """Scan these roots (days in `tz`) with the state of this database."""
+    """Scan these roots with the state of this database; then summarise and render as of `now` (days in `tz`)."""
 
     db_path: str
     roots: CostRoots
     tz: str
+    now: float = 0.0  # epoch seconds of the daemon's clock when it asked
+    pricing: dict[str, dict[str, float]] = field(default_factory=dict)  # `[cost.pricing]` overrides
+    history_days: int = 30
+    queries: tuple[str, ...] = ()  # `GET /cost` query strings to render
 
 
 @dataclass(frozen=True, slots=True)
 class ScanReply:
-    """The aggregate after a scan (`aggregate_bytes` JSON), or why the scan failed."""
+    """The aggregate after a scan (a `ScanState` without files) with its summaries and renders, or the error."""
 
-    aggregate: bytes | None
+    snapshot: ScanState | None
     generation: int = 0
     error: str | None = None
     seconds: float = 0.0
     files: int = 0
     changed_days: int = 0
+    summaries: dict[str, dict[str, Any]] = field(default_factory=dict)  # provider -> `cost` of /usage (camelCase)
+    rendered: dict[str, bytes] = field(default_factory=dict)  # query -> 200 body of GET /cost
+    day: str = ""  # the local day (in `tz`) `summaries` and `rendered` are for
 
 
 class ScanRunner(Protocol):
@@ -69,11 +81,21 @@ def run_scan(scans: dict[tuple[str, CostRoots, str], PersistentScan], request: S
             scan = PersistentScan(Path(request.db_path), request.roots, request.tz)
             scans[key] = scan
         outcome = scan.run()
+        pricing = Pricing(request.pricing)
+        zi = zone(request.tz)
+        now = datetime.fromtimestamp(request.now, UTC)
+        snapshot = outcome.snapshot
+        summaries = cost_summaries(snapshot, pricing=pricing, tz=zi, now=now, days=request.history_days)
+        rendered: dict[str, bytes] = {}
+        for query in request.queries:
+            status, body = render_query(snapshot, query, pricing=pricing, tz=zi, now=now)
+            if status == 200:
+                rendered[query] = body
     except Exception as exc:  # the reply carries it; the daemon logs and keeps it
         text = str(exc).splitlines()[0] if str(exc) else ""
         return ScanReply(None, error=f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
-    return ScanReply(aggregate_bytes(outcome.snapshot), outcome.generation, None, outcome.seconds, outcome.files,
-                     outcome.changed_days)
+    return ScanReply(snapshot, outcome.generation, None, outcome.seconds, outcome.files, outcome.changed_days,
+                     summaries, rendered, now.astimezone(zi).date().isoformat())
 
 
 def _watch_parent(parent_pid: int) -> None:

@@ -4,7 +4,9 @@ The scan runs elsewhere (a `ScanRunner`: the worker process in the daemon), so p
 it; one scan at a time (a second trigger joins the one in flight). A failed scan is logged and kept
 (`last_error`); the last good aggregate stays served. After each scan the job keeps the aggregate alone (a
 `ScanState` without files, a few thousand buckets), publishes each provider's `/usage` summary into the State,
-and answers `GET /cost` from rendered bytes cached per query, aggregate and local day.
+and answers `GET /cost` from rendered bytes cached per query, aggregate and local day. The summaries and the
+standard queries' bodies are computed by the worker that scanned (pricing a year of buckets takes tens of
+milliseconds, which the event loop should spend answering requests); other queries are rendered on first use.
 """
 
 from __future__ import annotations
@@ -16,23 +18,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, Protocol
-from urllib.parse import parse_qsl
 
 from codexbard.config import CostConfig
 from codexbard.cost.pricing import Pricing
 from codexbard.cost.roots import CostRoots
 from codexbard.cost.service import (
-    COST_PROVIDERS,
+    STANDARD_QUERIES,
     CostQuery,
-    CostQueryError,
-    cost_json,
     cost_reports,
-    cost_summary,
-    parse_cost_query,
+    cost_summaries,
+    render_query,
     scope_of,
     snapshot_from_bytes,
 )
-from codexbard.cost.state import CostStateError, ScanState
+from codexbard.cost.state import ScanState
 from codexbard.cost.timeutil import zone
 from codexbard.cost.worker import ScanReply, ScanRequest, ScanRunner
 from codexbard.host.clock import Clock
@@ -107,7 +106,10 @@ class CostJob:
             log.warning("the stored cost aggregate cannot be read (%s); waiting for the first scan", exc)
             return
         self.generation = stored.generation
-        self._publish(snapshot)
+        now = self.clock.now()
+        summaries = cost_summaries(snapshot, pricing=self.pricing, tz=self.zone, now=now,
+                                   days=self.config.history_days)
+        self._publish(snapshot, summaries, {}, "")
 
     async def stop(self) -> None:
         """Stop: no new scans; the runner (and a scan in progress) is stopped."""
@@ -131,7 +133,8 @@ class CostJob:
         await asyncio.shield(task)
 
     async def _scan_once(self) -> None:
-        request = ScanRequest(str(self.db_path), self.roots, self.tz)
+        request = ScanRequest(str(self.db_path), self.roots, self.tz, self.clock.now().timestamp(),
+                              dict(self.config.pricing), self.config.history_days, STANDARD_QUERIES)
         try:
             reply = await self.runner(request)
         except asyncio.CancelledError:
@@ -139,13 +142,8 @@ class CostJob:
         except Exception as exc:  # a runner bug must not take the job down
             reply = ScanReply(None, error=f"{type(exc).__name__}: {exc}")
         self.last_reply = reply
-        if reply.error is not None or reply.aggregate is None:
+        if reply.error is not None or reply.snapshot is None:
             self._fail(reply.error or "the scan returned no aggregate")
-            return
-        try:
-            snapshot = snapshot_from_bytes(reply.aggregate)
-        except CostStateError as exc:
-            self._fail(str(exc))
             return
         self.scans += 1
         self.generation = reply.generation
@@ -153,33 +151,21 @@ class CostJob:
             log.info("cost scan works again")
         self.last_error = None
         log.debug("cost scan: %d files, %d changed days, %.3f s", reply.files, reply.changed_days, reply.seconds)
-        self._publish(snapshot)
+        self._publish(reply.snapshot, reply.summaries, reply.rendered, reply.day)
 
     def _fail(self, message: str) -> None:
         if self.last_error is None or self.last_error.message != message:
             log.error("cost scan failed: %s", message)
         self.last_error = CostFailure(message, self.clock.now())
 
-    def _publish(self, snapshot: ScanState) -> None:
+    def _publish(self, snapshot: ScanState, summaries: dict[str, dict[str, Any]], rendered: dict[str, bytes],
+                 day: str) -> None:
         self.snapshot = snapshot
         self._epoch += 1
-        self._cache.clear()
-        self.state.set_costs(self.summaries())
+        self._cache = {q.encode("latin-1"): (self._epoch, day, 200, body) for q, body in rendered.items()}
+        self.state.set_costs({p: CostSummary.model_validate(v) for p, v in summaries.items()})
 
     # -- answers ---------------------------------------------------------------------------------
-
-    def summaries(self, now: datetime | None = None) -> dict[str, CostSummary]:
-        """Each cost provider's `/usage` summary (empty before the first scan)."""
-        if self.snapshot is None:
-            return {}
-        when = now or self.clock.now()
-        days = self.config.history_days
-        return {
-            p: CostSummary.model_validate(
-                cost_summary(self.snapshot, p, pricing=self.pricing, tz=self.zone, now=when, days=days)
-            )
-            for p in COST_PROVIDERS
-        }
 
     def reports(self, query: CostQuery, now: datetime | None = None) -> list[dict[str, Any]]:
         """The `GET /cost` array for a query."""
@@ -192,23 +178,14 @@ class CostJob:
         hit = self._cache.get(raw_query)
         if hit is not None and hit[0] == self._epoch and hit[1] == today:
             return hit[2], hit[3], JSON_TYPE
-        pairs = parse_qsl(raw_query.decode("latin-1"), keep_blank_values=True)
-        try:
-            query = parse_cost_query(
-                [v for k, v in pairs if k == "provider"], _last(pairs, "days"), _last(pairs, "period")
-            )
-        except CostQueryError as exc:
-            return 400, cost_json(exc.body()), JSON_TYPE
-        body = cost_json(self.reports(query, now))
+        status, body = render_query(self.snapshot, raw_query.decode("latin-1"), pricing=self.pricing, tz=self.zone,
+                                    now=now)
+        if status != 200:
+            return status, body, JSON_TYPE
         if len(self._cache) >= CACHE_ENTRIES:
             self._cache.clear()
         self._cache[raw_query] = (self._epoch, today, 200, body)
         return 200, body, JSON_TYPE
-
-
-def _last(pairs: list[tuple[str, str]], name: str) -> str | None:
-    values = [v for k, v in pairs if k == name]
-    return values[-1] if values else None
 
 
 def cost_job_for(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from pathlib import Path
 
@@ -10,15 +11,15 @@ import pytest
 
 from codexbard.config import CostConfig
 from codexbard.cost.roots import discover_roots
-from codexbard.cost.service import aggregate_bytes, snapshot_of
-from codexbard.cost.worker import ScanReply, ScanRequest, ThreadScanRunner
+from codexbard.cost.service import STANDARD_QUERIES, render_query, snapshot_of
+from codexbard.cost.worker import ProcessScanRunner, ScanReply, ScanRequest, ThreadScanRunner
 from codexbard.host.clock import FixedClock
 from codexbard.models import CostSummary
 from codexbard.scheduler.cost import CostJob
 from codexbard.scheduler.jobs import Jobs
 from codexbard.state import State
 from codexbard.store import Store
-from tests.cost.corpus import NOW, TZ, cost_env, write_corpus
+from tests.cost.corpus import NOW, TZ, cost_env, expected_blocks, write_corpus
 from tests.fakes import make_runtime
 
 
@@ -56,7 +57,7 @@ async def _db(tmp_path: Path) -> Store:
 async def test_a_second_trigger_joins_the_scan_in_flight(tmp_path: Path) -> None:
     from codexbard.cost.state import ScanState
 
-    runner = GatedRunner([ScanReply(aggregate_bytes(ScanState()), generation=1)])
+    runner = GatedRunner([ScanReply(ScanState(), generation=1)])
     job = _job(tmp_path, runner)
     first = asyncio.create_task(job.run())
     second = asyncio.create_task(job.run())
@@ -106,7 +107,7 @@ async def test_summaries_are_published_into_the_state_by_provider_id(tmp_path: P
     store = await _db(tmp_path)
     job = _job(tmp_path, ThreadScanRunner(), state, history_days=2)
     before = state.version
-    assert job.summaries() == {}
+    assert state.costs == {}
     await job.run()
     assert state.version == before + 1
     updated = state.costs["claude"].updated_at
@@ -184,3 +185,46 @@ def test_snapshot_is_independent_of_the_state(tmp_path: Path) -> None:
     assert snap.files == {} and snap.totals == state.totals
     next(iter(state.totals["codex"].values()))[0] += 1
     assert snap.totals != state.totals
+
+
+async def test_the_worker_renders_the_standard_queries_and_summaries(tmp_path: Path) -> None:
+    from codexbard.cost import Pricing
+    from codexbard.cost.timeutil import zone
+
+    write_corpus(tmp_path / "logs")
+    state = State([])
+    store = await _db(tmp_path)
+    runner = ThreadScanRunner()
+    job = _job(tmp_path, runner, state)
+    await job.run()
+    reply = job.last_reply
+    assert reply is not None and reply.error is None and reply.day == "2026-12-06"
+    assert set(reply.rendered) == set(STANDARD_QUERIES)
+    for query, body in reply.rendered.items():
+        assert job.response(query.encode()) == (200, body, "application/json")
+        assert render_query(job.snapshot, query, pricing=Pricing(), tz=zone(TZ), now=NOW) == (200, body)
+    assert reply.summaries["codex"]["sessionTokens"] == 26500
+    await job.stop()
+    await store.close()
+
+
+async def test_the_process_runner_scans_in_a_child_and_stops_it(tmp_path: Path) -> None:
+    write_corpus(tmp_path / "logs")
+    store = await _db(tmp_path)
+    roots = discover_roots(cost_env(tmp_path / "logs"), tmp_path)
+    request = ScanRequest(str(tmp_path / "codexbard.db"), roots, TZ, NOW.timestamp(), {}, 30, STANDARD_QUERIES)
+    runner = ProcessScanRunner()
+    try:
+        first = await runner(request)
+        pid = runner.pid
+        second = await runner(request)
+        assert pid is not None and runner.pid == pid  # one long-lived worker
+    finally:
+        await runner.close()
+    assert runner.pid is None
+    assert first.error is None and (first.generation, first.changed_days, first.files) == (1, 3, 2)
+    assert (second.generation, second.changed_days) == (1, 0)  # the worker kept the state: nothing read again
+    assert [{**b, "updatedAt": None} for b in json.loads(second.rendered[""])] == expected_blocks(None)
+    assert second.summaries["claude"]["last30DaysTokens"] == 3950
+    assert (await runner(request)).error == "the cost worker is stopped"
+    await store.close()
