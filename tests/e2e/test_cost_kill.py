@@ -7,7 +7,6 @@ import json
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,14 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
+
+
+def _cpu_ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
 
 
 def _alive(pid: int) -> bool:
@@ -73,7 +80,8 @@ def test_sigkill_during_a_scan_then_restart_equals_a_clean_scan(tmp_path: Path) 
         proc = d.start()
         d.wait_ready()
         worker = d.wait_for(lambda: next((c for c in _children(proc.pid) if "spawn_main" in _cmdline(c)), None))
-        time.sleep(0.3)
+        # Past its imports (about 0.3 s of CPU) and well into reading the corpus, which takes seconds.
+        d.wait_for(lambda: _cpu_ticks(worker) >= 60, timeout=30)
         assert _saved_generation(d.database) == 0, "the scan finished before the kill; use a bigger corpus"
         d.stop()  # SIGKILL
         d.wait_for(lambda: not _alive(worker), timeout=5)  # the worker notices and exits without saving
