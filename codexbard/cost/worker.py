@@ -6,7 +6,8 @@ child (multiprocessing, `spawn`: the daemon has threads, so no fork) receives `S
 `PersistentScan` per scope (state and aggregate saved by the child, one transaction per scan) and answers with a
 `ScanReply` carrying only the small aggregate, plus what the daemon would otherwise compute on its event loop after
 every scan: the `/usage` summaries and the `GET /cost` bodies of the standard queries. It exits when the pipe
-closes or its parent goes away (checked twice a second), so a daemon killed with SIGKILL leaves no scanner behind.
+closes or its parent goes away (on Linux the kernel kills it at once, PR_SET_PDEATHSIG; elsewhere a thread checks
+twice a second), so a daemon killed with SIGKILL leaves no scanner behind.
 
 `ThreadScanRunner` runs the same code in a thread of the caller (tests; no process).
 """
@@ -14,9 +15,12 @@ closes or its parent goes away (checked twice a second), so a daemon killed with
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import multiprocessing
 import os
+import signal
+import sys
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +37,7 @@ from codexbard.cost.timeutil import zone
 log = logging.getLogger(__name__)
 
 PARENT_CHECK_SECONDS: Final = 0.5
+_PR_SET_PDEATHSIG: Final = 1
 STOP_WAIT_SECONDS: Final = 2.0
 
 
@@ -98,6 +103,17 @@ def run_scan(scans: dict[tuple[str, CostRoots, str], PersistentScan], request: S
                      summaries, rendered, now.astimezone(zi).date().isoformat())
 
 
+def _die_with_parent() -> None:
+    """On Linux, have the kernel kill this process when its parent dies (the watchdog thread covers the rest)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        log.debug("prctl(PR_SET_PDEATHSIG) is not available")
+
+
 def _watch_parent(parent_pid: int) -> None:
     wait = threading.Event()
     while not wait.wait(PARENT_CHECK_SECONDS):
@@ -107,6 +123,9 @@ def _watch_parent(parent_pid: int) -> None:
 
 def worker_main(conn: Connection, parent_pid: int) -> None:
     """The child process: answer scan requests until the pipe closes, a None request arrives, or the parent dies."""
+    _die_with_parent()
+    if os.getppid() != parent_pid:  # the parent died before the line above took effect
+        os._exit(0)
     threading.Thread(target=_watch_parent, args=(parent_pid,), name="parent-watch", daemon=True).start()
     scans: dict[tuple[str, CostRoots, str], PersistentScan] = {}
     while True:
@@ -155,7 +174,8 @@ class ProcessScanRunner:
             conn = self._conn
             if conn is None or self._process is None or not self._process.is_alive():
                 self._kill()
-                conn = await asyncio.to_thread(self._start)
+                # In the event loop's thread: Linux's parent-death signal follows the thread that forked.
+                conn = self._start()
             try:
                 conn.send(request)
                 reply = await asyncio.get_running_loop().run_in_executor(None, conn.recv)

@@ -70,7 +70,7 @@ def _without_time(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def test_sigkill_during_a_scan_then_restart_equals_a_clean_scan(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
-    subprocess.run([sys.executable, str(ROOT / "bench" / "gen_corpus.py"), str(corpus), "--size-mb", "160",
+    subprocess.run([sys.executable, str(ROOT / "bench" / "gen_corpus.py"), str(corpus), "--size-mb", "240",
                     "--seed", "7"], check=True, capture_output=True, timeout=120)
     logs = {"CODEX_HOME": str(corpus / "codex"), "CLAUDE_CONFIG_DIR": str(corpus / "claude"), "TZ": "UTC"}
     home = tmp_path / "home-e2e"
@@ -81,10 +81,10 @@ def test_sigkill_during_a_scan_then_restart_equals_a_clean_scan(tmp_path: Path) 
         d.wait_ready()
         worker = d.wait_for(lambda: next((c for c in _children(proc.pid) if "spawn_main" in _cmdline(c)), None))
         # Past its imports (about 0.3 s of CPU) and well into reading the corpus, which takes seconds.
-        d.wait_for(lambda: _cpu_ticks(worker) >= 60, timeout=30)
+        d.wait_for(lambda: _cpu_ticks(worker) >= 50, timeout=30)
         assert _saved_generation(d.database) == 0, "the scan finished before the kill; use a bigger corpus"
         d.stop()  # SIGKILL
-        d.wait_for(lambda: not _alive(worker), timeout=5)  # the worker notices and exits without saving
+        d.wait_for(lambda: not _alive(worker), timeout=5)  # killed with its parent, before saving anything
         assert _saved_generation(d.database) == 0
 
         d.start()
