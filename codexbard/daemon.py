@@ -78,12 +78,12 @@ class Daemon:
             return
         self._stopped = True
         deadline = time.monotonic() + timeout
-        await self.scheduler.shutdown(timeout=max(0.5, timeout - 1.5))
-        if self.cost is not None:
+        if self.cost is not None:  # first: a scan in flight is abandoned, not reported as failed
             try:
-                await asyncio.wait_for(self.cost.stop(), max(0.2, deadline - time.monotonic()))
+                await asyncio.wait_for(self.cost.stop(), max(0.2, deadline - time.monotonic() - 1.5))
             except Exception as exc:
                 log.error("stopping the cost job failed: %s", exc)
+        await self.scheduler.shutdown(timeout=max(0.5, deadline - time.monotonic() - 1.5))
         if self.store is not None:
             try:
                 await asyncio.wait_for(self.store.close(), max(0.2, deadline - time.monotonic()))

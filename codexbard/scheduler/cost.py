@@ -130,7 +130,12 @@ class CostJob:
         if task is None or task.done():
             task = asyncio.create_task(self._scan_once(), name="cost-scan")
             self._task = task
-        await asyncio.shield(task)
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if self._closing:  # `stop()` abandoned the scan: shutting down is not an error of the job
+                return
+            raise
 
     async def _scan_once(self) -> None:
         request = ScanRequest(str(self.db_path), self.roots, self.tz, self.clock.now().timestamp(),
@@ -141,6 +146,8 @@ class CostJob:
             raise
         except Exception as exc:  # a runner bug must not take the job down
             reply = ScanReply(None, error=f"{type(exc).__name__}: {exc}")
+        if self._closing:
+            return  # stopped while scanning: the worker was ended on purpose
         self.last_reply = reply
         if reply.error is not None or reply.snapshot is None:
             self._fail(reply.error or "the scan returned no aggregate")

@@ -228,3 +228,15 @@ async def test_the_process_runner_scans_in_a_child_and_stops_it(tmp_path: Path) 
     assert second.summaries["claude"]["last30DaysTokens"] == 3950
     assert (await runner(request)).error == "the cost worker is stopped"
     await store.close()
+
+
+async def test_stopping_during_a_scan_is_quiet(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    runner = GatedRunner([ScanReply(None, error="the cost worker process ended during the scan")])
+    job = _job(tmp_path, runner)
+    scheduled = asyncio.create_task(job.run())  # as APScheduler runs it
+    await asyncio.sleep(0.05)
+    with caplog.at_level(logging.DEBUG):
+        await job.stop()
+        await scheduled  # returns: an abandoned scan is not an error of the job
+    assert runner.closed and job.last_error is None and job.scans == 0
+    assert "cost scan failed" not in caplog.text
