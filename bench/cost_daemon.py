@@ -215,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="codexbard-cost-daemon-"))
     result: dict[str, Any] = {}
+    started: list[Serve] = []
     staged = work / "staged"
     logs = work / "logs"
     try:
@@ -226,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         result["corpus_mb"] = round(sum(p.stat().st_size for p in staged.rglob("*.jsonl")) / 1e6, 1)
 
         serve = Serve(args.python, logs, work / "home1")
+        started.append(serve)
         serve.start()
         wait_scanned(serve, nonempty=False)  # the start-up scan of nothing
         serve.get("/usage")
@@ -244,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if shutil.which("wrk"):
             serve = Serve(args.python, logs, work / "home2")
+            started.append(serve)
             serve.start()
             wait_scanned(serve, nonempty=False)
             result["wrk_usage_idle"] = run_wrk(serve.port, "/usage", 3)
@@ -255,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
             result["wrk_cost_idle"] = run_wrk(serve.port, "/cost", 3)
             serve.stop()
     finally:
+        for one in started:  # also after an error: never leave a daemon behind
+            one.stop()
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(result, indent=2))
     return 0
