@@ -91,13 +91,39 @@ class StatusConfig(_Table):
 
 
 class CostConfig(_Table):
-    """The local cost job (accepted now, used by the cost issue)."""
+    """The local cost job (docs/cost.md): scan interval, the `/usage` window, time zone and price overrides."""
 
     enabled: bool = True
-    interval_seconds: IntervalSeconds = 300
-    history_days: Annotated[int, BeforeValidator(_no_bool), Field(gt=0, le=400)] = 30
+    interval_seconds: Annotated[int, BeforeValidator(_no_bool), Field(ge=10, le=MAX_INTERVAL_SECONDS)] = 300
+    # The window of `cost.last30Days*` in `/usage` payloads (`GET /cost` takes `?days=`).
+    history_days: Annotated[int, BeforeValidator(_no_bool), Field(gt=0, le=365)] = 30
+    timezone: str | None = None  # IANA name for the days; default: the local time zone
     pricing_refresh: bool = False
     pricing: dict[str, dict[str, Price]] = Field(default_factory=dict)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from codexbard.cost.timeutil import TimeZoneError, zone
+
+        try:
+            zone(value)
+        except TimeZoneError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("pricing")
+    @classmethod
+    def _pricing(cls, value: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        from codexbard.cost.pricing import Pricing, PricingError
+
+        try:
+            Pricing(value)
+        except PricingError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
 
 class AccountConfig(BaseModel):

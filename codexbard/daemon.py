@@ -16,6 +16,7 @@ from codexbard.models import Forecast, ProviderPayload
 from codexbard.recent import KEEP
 from codexbard.runtime import Runtime
 from codexbard.scheduler import PollScheduler
+from codexbard.scheduler.cost import CostJob
 from codexbard.state import AccountState, State
 from codexbard.store import Store
 
@@ -25,10 +26,11 @@ log = logging.getLogger(__name__)
 class Daemon:
     """One running codexbard: what `serve` starts and the HTTP API reads."""
 
-    def __init__(self, runtime: Runtime, store: Store | None, state: State) -> None:
+    def __init__(self, runtime: Runtime, store: Store | None, state: State, cost: CostJob | None = None) -> None:
         self.runtime = runtime
         self.store = store
         self.state = state
+        self.cost = cost
         self.started_monotonic = time.monotonic()
         poller = None
         if any(p.spec.status is not None and p.spec.status.kind != "link" for p in runtime.plans):
@@ -36,7 +38,8 @@ class Daemon:
 
             poller = StatusPoller(runtime.http, runtime.clock)
         self.scheduler = PollScheduler(
-            runtime, state, store, status_poller=poller, max_concurrent=runtime.settings.max_concurrent_polls
+            runtime, state, store, status_poller=poller, max_concurrent=runtime.settings.max_concurrent_polls,
+            cost_job=cost,
         )
         self._stopped = False
 
@@ -59,7 +62,15 @@ class Daemon:
         for account in state.accounts.values():
             log.info("%s: %s (%s)", account.plan.key, "enabled" if account.enabled else "disabled",
                      account.detection.reason())
-        return cls(runtime, store, state)
+        cost = None
+        if store is not None and runtime.settings.cost.enabled:
+            from codexbard.cost.worker import ProcessScanRunner
+            from codexbard.scheduler.cost import cost_job_for
+
+            cost = cost_job_for(runtime.settings.cost, state, runtime.clock, db_path=store.path, env=runtime.env,
+                                home=runtime.files.home, runner=ProcessScanRunner())
+            await cost.restore(store)
+        return cls(runtime, store, state, cost)
 
     def start(self) -> None:
         """Start the background jobs (inside the running event loop)."""
@@ -71,7 +82,12 @@ class Daemon:
             return
         self._stopped = True
         deadline = time.monotonic() + timeout
-        await self.scheduler.shutdown(timeout=max(0.5, timeout - 1.5))
+        if self.cost is not None:  # first: a scan in flight is abandoned, not reported as failed
+            try:
+                await asyncio.wait_for(self.cost.stop(), max(0.2, deadline - time.monotonic() - 1.5))
+            except Exception as exc:
+                log.error("stopping the cost job failed: %s", exc)
+        await self.scheduler.shutdown(timeout=max(0.5, deadline - time.monotonic() - 1.5))
         if self.store is not None:
             try:
                 await asyncio.wait_for(self.store.close(), max(0.2, deadline - time.monotonic()))
@@ -88,9 +104,11 @@ class Daemon:
         """Build the payloads of some accounts at the current time, with forecasts from the recent samples."""
         now = self.runtime.clock.now()
         redact = self.runtime.settings.redact_identity
+        costs = self.state.costs
         out = []
         for account in accounts:
-            payload = account.payload(now, self.state.status_for(account), redact=redact)
+            payload = account.payload(now, self.state.status_for(account), redact=redact,
+                                      cost=costs.get(account.plan.spec.id))
             forecast = self.forecast(account, now) if payload.usage is not None else None
             out.append(payload.model_copy(update={"forecast": forecast}) if forecast is not None else payload)
         return out

@@ -373,6 +373,17 @@ class UsageBlock(WireModel):
         )
 
 
+class CostSummary(WireModel):
+    """The local token-cost headline of a provider (`cost` in a payload; the meanings of `GET /cost`)."""
+
+    source: Literal["local"] = "local"
+    session_tokens: int | None = Field(default=None, alias="sessionTokens")
+    session_cost_usd: float | None = Field(default=None, alias="sessionCostUSD")
+    last30_days_tokens: int | None = Field(default=None, alias="last30DaysTokens")
+    last30_days_cost_usd: float | None = Field(default=None, alias="last30DaysCostUSD")
+    updated_at: UtcDateTime | None = Field(default=None, alias="updatedAt")
+
+
 class ProviderPayload(WireModel):
     """One element of `GET /usage` (API.md, "Provider payload")."""
 
@@ -384,7 +395,7 @@ class ProviderPayload(WireModel):
     status: ProviderStatus | None
     usage: UsageBlock | None
     credits: Credits | None
-    cost: dict[str, Any] | None
+    cost: CostSummary | None
     pace: Pace | None
     forecast: Forecast | None = None  # from the daemon's recent samples; null without history (the CLI)
     error: FetchError | None

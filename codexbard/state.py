@@ -15,6 +15,7 @@ from datetime import datetime
 
 from codexbard.events import AccountFacts, Event, EventHub, EventKind, Facts
 from codexbard.models import (
+    CostSummary,
     FetchError,
     LastError,
     ProviderPayload,
@@ -97,8 +98,9 @@ class AccountState:
         *,
         redact: bool = False,
         scheduled: bool = True,
+        cost: CostSummary | None = None,
     ) -> ProviderPayload:
-        """Build the API payload of this account at `now`."""
+        """Build the API payload of this account at `now` (`cost`: the provider's local cost summary, if any)."""
         spec = self.plan.spec
         snapshot = self.snapshot if self.enabled or not scheduled else None
         usage = (
@@ -121,7 +123,7 @@ class AccountState:
             status=status,
             usage=usage,
             credits=snapshot.credits if snapshot is not None else None,
-            cost=None,
+            cost=cost,
             pace=snapshot_pace(snapshot, now) if snapshot is not None else None,
             error=error,
             last_error=last_error,
@@ -137,6 +139,7 @@ class State:
     def __init__(self, accounts: Iterable[AccountState], hub: EventHub | None = None) -> None:
         self.accounts: dict[str, AccountState] = {a.plan.key: a for a in accounts}
         self.statuses: dict[str, ProviderStatus] = {}
+        self.costs: dict[str, CostSummary] = {}  # provider id -> local cost summary (the cost job)
         self.version = 0
         self.hub = hub or EventHub()
         self.recent = RecentSamples()  # the samples forecasts read (codexbard/recent.py)
@@ -292,6 +295,12 @@ class State:
         before = self.statuses.get(provider_id)
         self.statuses[provider_id] = status
         return self._emit("status", provider_id, before, status, at)
+
+    def set_costs(self, costs: dict[str, CostSummary]) -> None:
+        """The cost job scanned the logs: replace the local cost summaries (keyed by provider id; no event)."""
+        if costs != self.costs:
+            self.costs = dict(costs)
+            self.version += 1
 
     # -- queries ---------------------------------------------------------------------------------
 

@@ -27,7 +27,20 @@ from codexbard import __version__
 from codexbard.api.context import ApiContext
 from codexbard.api.errors import install_handlers
 from codexbard.api.fast import UsageCache, context_of, daemon_lifespan, hot_routes
-from codexbard.api.routes import auth, events, health, history, ingest, metrics, page, providers, refresh, status, usage
+from codexbard.api.routes import (
+    auth,
+    cost,
+    events,
+    health,
+    history,
+    ingest,
+    metrics,
+    page,
+    providers,
+    refresh,
+    status,
+    usage,
+)
 from codexbard.api.security import GuardMiddleware, allowed_host_names
 from codexbard.daemon import Daemon
 
@@ -78,7 +91,7 @@ def router_app(ctx: ApiContext, cache: UsageCache, *, lifespan: Lifespan[FastAPI
     )
     install_handlers(app)
     app.include_router(usage.router(ctx, cache))
-    for group in (providers, status, health, history, refresh, ingest, metrics, events, auth, page):
+    for group in (providers, status, health, history, refresh, ingest, metrics, events, auth, page, cost):
         app.include_router(group.router(ctx))
     _add_docs(app)
     return app

@@ -14,6 +14,7 @@ from codexbard.host.clock import Clock
 from codexbard.models import ProviderPayload
 from codexbard.providers.registry import Registry
 from codexbard.scheduler import PollScheduler
+from codexbard.scheduler.cost import CostJob
 from codexbard.state import AccountState, State
 from codexbard.store import Store
 
@@ -32,6 +33,7 @@ class ApiContext:
     uptime: Callable[[], float]
     stopping: asyncio.Event | None = None
     sessions: SessionStore = field(default_factory=SessionStore)
+    cost: CostJob | None = None
 
     def unknown_provider(self, provider_id: str, status: int = 400) -> ClientError:
         """The error for an id the registry does not know, listing the ones it does."""

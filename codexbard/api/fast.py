@@ -1,4 +1,4 @@
-"""The routes the guard middleware answers itself, without FastAPI: `GET /usage`, `/health` and `/metrics`.
+"""The routes the guard middleware answers itself, without FastAPI: `GET /usage`, `/health`, `/metrics` and `/cost`.
 
 Every `?format=` of `GET /usage` is rendered here and cached as bytes per query, state version and second;
 `?format=waybar&stream=1` is answered with a `LineStream` (codexbard.api.stream) that re-renders from the
@@ -45,6 +45,7 @@ def context_of(daemon: Daemon, stopping: asyncio.Event | None = None) -> ApiCont
         uptime=daemon.uptime,
         stopping=stopping,
         sessions=SessionStore(clock=daemon.runtime.clock.monotonic),
+        cost=daemon.cost,
     )
 
 
@@ -190,8 +191,28 @@ def health_hot(ctx: ApiContext) -> HotRoute:
     return answer
 
 
+COST_DISABLED = {"error": "the local cost job is off (set [cost] enabled = true; it also needs the database)"}
+
+
+def cost_bytes(ctx: ApiContext, raw_query: bytes) -> tuple[int, bytes, str]:
+    """(status, body, content type) of GET /cost: the cost job's cached answer, or 404 when there is no job."""
+    if ctx.cost is None:
+        return 404, json_bytes(COST_DISABLED), JSON_TYPE
+    return ctx.cost.response(raw_query)
+
+
+def cost_hot(ctx: ApiContext) -> HotRoute:
+    """The guard middleware's entry point (`HotRoute`) for /cost."""
+
+    def answer(scope: Scope) -> tuple[int, bytes, str]:
+        return cost_bytes(ctx, scope.get("query_string", b""))
+
+    return answer
+
+
 def hot_routes(ctx: ApiContext, cache: UsageCache) -> dict[str, HotRoute]:
-    """The paths the guard answers from `cache`, `health_bytes` and the metrics cache."""
+    """The paths the guard answers from `cache`, `health_bytes`, the metrics cache and the cost job."""
     from codexbard.api.metrics import MetricsCache  # no prometheus_client until the first scrape
 
-    return {"/usage": cache.hot, "/health": health_hot(ctx), "/metrics": MetricsCache(ctx).hot}
+    return {"/usage": cache.hot, "/health": health_hot(ctx), "/metrics": MetricsCache(ctx).hot,
+            "/cost": cost_hot(ctx)}

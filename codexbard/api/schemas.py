@@ -142,3 +142,50 @@ class FlatEntry(Schema):
 
 CLIENT_ERRORS: dict[int | str, dict[str, Any]] = {"4XX": {"model": ErrorBody, "description": "a bad request"}}
 """The `responses=` entry of a route that answers bad input with `ErrorBody` (and never with FastAPI's 422)."""
+
+
+class CostModelBreakdown(Schema):
+    """One model's share of a day (`GET /cost`)."""
+
+    model_name: str
+    cost: float | None = Field(description="USD; null for a model without a known price")
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_creation_tokens: int
+    total_tokens: int
+
+
+class CostTotals(Schema):
+    """Token classes (disjoint: input excludes cache reads and writes) and the cost of a day or the window."""
+
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_creation_tokens: int
+    total_tokens: int = Field(description="input + output + cache read + cache creation")
+    reasoning_tokens: int = Field(description="part of output, informational")
+    unpriced_tokens: int = Field(description="tokens of models without a price")
+    total_cost: float | None = Field(description="USD; null when nothing in it could be priced")
+
+
+class CostDay(CostTotals):
+    """One local day."""
+
+    date: str = Field(description="YYYY-MM-DD in the configured time zone")
+    models_used: list[str]
+    model_breakdowns: list[CostModelBreakdown]
+
+
+class CostBlock(Schema):
+    """`GET /cost`: one provider's local token cost, from its session logs."""
+
+    provider: Literal["codex", "claude"]
+    source: Literal["local"]
+    updated_at: str | None = Field(description="when the logs were last scanned; null before the first scan")
+    session_tokens: int | None = Field(description="today (local day)")
+    session_cost_usd: float | None = Field(alias="sessionCostUSD")
+    last30_days_tokens: int | None = Field(alias="last30DaysTokens", description="the requested window")
+    last30_days_cost_usd: float | None = Field(alias="last30DaysCostUSD")
+    daily: list[CostDay]
+    totals: CostTotals

@@ -71,6 +71,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("providers", "codexbard.cli.providers"),
     Command("status", "codexbard.cli.status"),
     Command("history", "codexbard.cli.history"),
+    Command("cost", "codexbard.cli.cost"),
     Command("doctor", "codexbard.cli.doctor"),
     Command("config", "codexbard.cli.config"),
     Command("statusline", "codexbard.cli.statusline"),

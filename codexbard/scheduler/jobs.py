@@ -1,4 +1,4 @@
-"""The scheduled jobs: one poll job per enabled account, the status job, retention, and the credential re-check.
+"""The scheduled jobs: one poll job per enabled account, the status job, retention, the credential re-check, cost.
 
 Each enabled account gets one interval job (`max_instances=1`, coalescing, no misfire limit so a laptop
 waking from sleep polls once instead of skipping). First runs are staggered. After every poll the job's next
@@ -20,6 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from codexbard.host.clock import Clock
 from codexbard.models import ProviderStatus
 from codexbard.runtime import Runtime
+from codexbard.scheduler.cost import CostJob
 from codexbard.scheduler.poll import in_credential_backoff
 from codexbard.state import AccountState, State
 from codexbard.status.source import StatusSource
@@ -51,12 +52,14 @@ class Jobs:
     """The APScheduler jobs of one daemon and the periodic work they do."""
 
     def __init__(self, runtime: Runtime, state: State, store: StatusStore | None, clock: Clock,
-                 poll_job: PollJob, status_poller: StatusPollerLike | None = None) -> None:
+                 poll_job: PollJob, status_poller: StatusPollerLike | None = None,
+                 cost_job: CostJob | None = None) -> None:
         self.runtime = runtime
         self.state = state
         self.store = store
         self.clock = clock
         self.status_poller = status_poller
+        self.cost_job = cost_job
         self._poll_job = poll_job
         self.closing = False
         self.aps = AsyncIOScheduler(
@@ -79,6 +82,13 @@ class Jobs:
             self.aps.add_job(
                 self.retention_job, IntervalTrigger(seconds=RETENTION_INTERVAL_SECONDS, jitter=60),
                 id="retention", next_run_time=now + timedelta(seconds=60), replace_existing=True,
+            )
+        if self.cost_job is not None:
+            # At start, then every interval; APScheduler's max_instances=1 and the job's own single flight
+            # mean a scan that outlasts the interval is never joined by a second one.
+            self.aps.add_job(
+                self.cost_job.run, IntervalTrigger(seconds=self.cost_job.config.interval_seconds),
+                id="cost", next_run_time=now, replace_existing=True,
             )
         self.aps.add_job(
             self.detect_job, IntervalTrigger(seconds=DETECT_INTERVAL_SECONDS, jitter=10),

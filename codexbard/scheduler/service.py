@@ -18,6 +18,7 @@ from typing import Final, Protocol
 from codexbard.events import log_events
 from codexbard.host.clock import Clock
 from codexbard.runtime import Runtime
+from codexbard.scheduler.cost import CostJob
 from codexbard.scheduler.jobs import Jobs, StatusPollerLike, StatusStore
 from codexbard.scheduler.poll import AccountPoll, PollResult, PollStore, in_credential_backoff, refresh_blocked
 from codexbard.state import AccountState, State
@@ -44,6 +45,7 @@ class PollScheduler:
         status_poller: StatusPollerLike | None = None,
         clock: Clock | None = None,
         max_concurrent: int = 32,
+        cost_job: CostJob | None = None,
     ) -> None:
         self.runtime = runtime
         self.state = state
@@ -52,7 +54,8 @@ class PollScheduler:
         self.fetch_stats = FetchStats()  # what GET /metrics reports of the polls
         self.poller = AccountPoll(runtime, state, store, self.clock, asyncio.Semaphore(max_concurrent),
                                   self.fetch_stats)
-        self.jobs = Jobs(runtime, state, store, self.clock, self._poll_job, status_poller)
+        self.cost = cost_job
+        self.jobs = Jobs(runtime, state, store, self.clock, self._poll_job, status_poller, cost_job)
         self._tasks: dict[str, asyncio.Task[PollResult | None]] = {}
         self._closing = False
         self._event_log: asyncio.Task[None] | None = None

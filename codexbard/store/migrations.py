@@ -72,4 +72,23 @@ CREATE INDEX poll_log_by_provider ON poll_log (provider, id);
 CREATE INDEX poll_log_by_time ON poll_log (started_at);
 """
 
-MIGRATIONS: Final[tuple[tuple[str, str], ...]] = (("0001_initial", _INITIAL),)
+# The local cost job's incremental scan state (codexbard.cost.ScanState as JSON: per file its identity, offsets and
+# parser resume state, plus the aggregate) and, beside it, just the aggregate the reports need, so the daemon can
+# serve `/cost` at start without loading the whole state. One row per scope (a digest of the scanned roots);
+# `generation` grows with every save, so the daemon and `codexbard cost` never overwrite each other's newer scan.
+_COST_SCAN_STATE: Final = """
+CREATE TABLE cost_scan_state (
+    scope TEXT PRIMARY KEY,
+    roots TEXT NOT NULL,
+    generation INTEGER NOT NULL,
+    state BLOB NOT NULL,      -- UTF-8 JSON
+    aggregate BLOB NOT NULL,  -- UTF-8 JSON
+    scanned_at REAL,
+    saved_at REAL NOT NULL
+);
+"""
+
+MIGRATIONS: Final[tuple[tuple[str, str], ...]] = (
+    ("0001_initial", _INITIAL),
+    ("0002_cost_scan_state", _COST_SCAN_STATE),
+)

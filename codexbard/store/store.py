@@ -1,5 +1,8 @@
 """The Store: the database plus its repositories, and the operations the daemon and the CLI call.
 
+The cost scan state is written by blocking code outside the event loop (codexbard.store.cost); the Store only
+reads its aggregate.
+
 A poll is recorded by `record_poll` in one transaction: the latest row (snapshot or error), the window
 samples that changed and the poll-log row commit together or not at all.
 """
@@ -14,6 +17,7 @@ import aiosqlite
 
 from codexbard.host.clock import Clock
 from codexbard.models import FetchError, ProviderStatus, UsageSnapshot
+from codexbard.store.cost import CostStateRepository, StoredAggregate
 from codexbard.store.database import DEFAULT_BUSY_TIMEOUT_MS, Database
 from codexbard.store.history import SamplesRepository
 from codexbard.store.latest import LatestRepository
@@ -56,6 +60,7 @@ class Store:
         self.samples = SamplesRepository(db, policy)
         self.statuses = StatusRepository(db)
         self.polls = PollLogRepository(db)
+        self.cost = CostStateRepository(db)
 
     @classmethod
     async def open(
@@ -153,6 +158,10 @@ class Store:
     async def load_statuses(self) -> dict[str, ProviderStatus]:
         """The stored service status of each provider; unreadable rows are skipped."""
         return await self.statuses.load()
+
+    async def load_cost_aggregate(self, scope: str) -> StoredAggregate | None:
+        """The stored local-cost aggregate of a scan scope (codexbard.cost.service), or None."""
+        return await self.cost.load_aggregate(scope)
 
     async def log_poll(
         self,

@@ -33,6 +33,8 @@ HISTORY_POINT = {"t", "usedPercent", "resetsAt"}
 FLAT_ENTRY = {"displayName", "primary", "secondary", "tertiary", "credits", "stale", "error", "lastError",
               "updatedAt"}
 ERROR_BODY = {"error", "known"}
+COST_BLOCK = {"provider", "source", "updatedAt", "sessionTokens", "sessionCostUSD", "last30DaysTokens",
+              "last30DaysCostUSD", "daily", "totals"}
 
 
 @pytest.fixture
@@ -110,7 +112,7 @@ def conforms(spec: dict[str, Any], value: Any, schema: dict[str, Any]) -> bool:
 async def test_every_route_has_a_described_payload(served: tuple[Daemon, httpx.AsyncClient, dict[str, Any]]) -> None:
     _, _, spec = served
     assert sorted((path, method) for path, ops in spec["paths"].items() for method in ops) == [
-        ("/", "get"), ("/auth", "post"), ("/events", "get"), ("/health", "get"), ("/history", "get"),
+        ("/", "get"), ("/auth", "post"), ("/cost", "get"), ("/events", "get"), ("/health", "get"), ("/history", "get"),
         ("/ingest/claude-statusline", "post"), ("/metrics", "get"), ("/providers", "get"), ("/refresh", "post"),
         ("/status", "get"), ("/usage", "get"), ("/usage/{provider_id}", "get")]
     for path, media in (("/events", "text/event-stream"), ("/metrics", "text/plain")):
@@ -122,6 +124,8 @@ async def test_every_route_has_a_described_payload(served: tuple[Daemon, httpx.A
     assert flat["type"] == "object" and fields(spec, flat["additionalProperties"]) == FLAT_ENTRY
     assert spec["paths"]["/usage"]["get"]["responses"]["200"]["content"]["text/plain"]["schema"] == {"type": "string"}
     assert fields(spec, body_schema(spec, "/usage/{provider_id}")) == PAYLOAD
+    cost = body_schema(spec, "/cost")
+    assert cost["type"] == "array" and fields(spec, cost["items"]) == COST_BLOCK
     refresh = body_schema(spec, "/refresh", "post")
     assert refresh["type"] == "array" and fields(spec, refresh["items"]) == PAYLOAD
     providers = body_schema(spec, "/providers")

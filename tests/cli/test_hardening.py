@@ -48,7 +48,7 @@ def test_every_option_has_help_text() -> None:
 def test_every_command_registers_once() -> None:
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    assert list(sub.choices) == ["serve", "usage", "providers", "status", "history", "doctor", "config",
+    assert list(sub.choices) == ["serve", "usage", "providers", "status", "history", "cost", "doctor", "config",
                                  "statusline", "service", "compat"]
 
 

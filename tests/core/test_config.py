@@ -79,6 +79,7 @@ warning_percent = 60
 
 [cost.pricing."gpt-5.2-codex"]
 input = 1.75
+output = 14
 
 [providers.zai]
 enabled = true
@@ -100,7 +101,7 @@ codex_home = "~/.codex-work"
     assert settings.allowed_hosts == ["mybox.lan"]
     assert settings.upstream_overrides == {"https://api.z.ai": "http://127.0.0.1:9000/zai"}
     assert settings.display.warning_percent == 60
-    assert settings.cost.pricing == {"gpt-5.2-codex": {"input": 1.75}}
+    assert settings.cost.pricing == {"gpt-5.2-codex": {"input": 1.75, "output": 14.0}}
     zai = settings.providers["zai"]
     assert zai.enabled is True
     assert zai.source == "api"

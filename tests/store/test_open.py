@@ -40,10 +40,10 @@ async def test_migrations_apply_once_and_are_recorded(db_path: Path, clock: Fixe
     await store.close()
     rows = _query(db_path, "SELECT name, applied_at FROM schema_migrations ORDER BY name")
     assert rows == [(name, "2026-11-25T18:00:00Z") for name, _ in MIGRATIONS]
-    assert [name for name, _ in MIGRATIONS] == ["0001_initial"]
+    assert [name for name, _ in MIGRATIONS] == ["0001_initial", "0002_cost_scan_state"]
     tables = {r[0] for r in _query(db_path, "SELECT name FROM sqlite_master WHERE type = 'table'")}
     expected = {"schema_migrations", "latest", "window_series", "window_samples", "provider_status"}
-    expected.add("poll_log")
+    expected.update({"poll_log", "cost_scan_state"})
     assert expected <= tables
 
 
@@ -57,8 +57,8 @@ async def test_reopening_is_a_no_op(db_path: Path, clock: FixedClock) -> None:
         records = await second.load_latest()
     finally:
         await second.close()
-    assert _query(db_path, "SELECT name, applied_at FROM schema_migrations") == [
-        ("0001_initial", "2026-11-25T18:00:00Z")
+    assert _query(db_path, "SELECT name, applied_at FROM schema_migrations ORDER BY name") == [
+        ("0001_initial", "2026-11-25T18:00:00Z"), ("0002_cost_scan_state", "2026-11-25T18:00:00Z")
     ]
     assert [(r.provider, r.snapshot) for r in records] == [("codex", primary_only(10.0))]
 
@@ -221,7 +221,9 @@ async def test_empty_existing_file_becomes_a_database(tmp_path: Path) -> None:
     path.touch()
     store = await Store.open(path)
     await store.close()
-    assert _query(path, "SELECT name FROM schema_migrations") == [("0001_initial",)]
+    assert _query(path, "SELECT name FROM schema_migrations ORDER BY name") == [
+        ("0001_initial",), ("0002_cost_scan_state",)
+    ]
 
 
 async def test_close_is_idempotent_and_later_calls_fail_clearly(db_path: Path) -> None:
