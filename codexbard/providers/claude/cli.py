@@ -57,6 +57,8 @@ from codexbard.providers.claude.const import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from codexbard.host.pty import PtySession
     from codexbard.models import UsageSnapshot
 
@@ -208,8 +210,15 @@ async def _close(session: PtySession, grace: float = 0.5) -> None:
     await session.close()
 
 
-async def delegate_refresh(ctx: FetchContext, credentials: Path, timing: Timing | None = None) -> bool:
-    """Start `claude`, type `/status`, press Enter until its credentials file changes; whether it changed."""
+async def delegate_refresh(
+    ctx: FetchContext, credentials: Path, timing: Timing | None = None, *,
+    changed: Callable[[], Awaitable[bool]] | None = None,
+) -> bool:
+    """Start `claude`, type `/status`, press Enter until its credentials changed; whether they did.
+
+    The credentials file's identity is watched; `changed` (e.g. a re-read of the macOS keychain item) is
+    asked too, after each Enter.
+    """
     timing = timing or TIMING
     binary = await asyncio.to_thread(paths.find_cli, ctx)
     if binary is None:
@@ -221,7 +230,7 @@ async def delegate_refresh(ctx: FetchContext, credentials: Path, timing: Timing 
         session = await _spawn(ctx, binary, folder, session_id)
     except ProviderError:
         return False
-    changed = False
+    refreshed = False
     try:
         loop = asyncio.get_running_loop()
         await asyncio.sleep(timing.startup)
@@ -230,8 +239,9 @@ async def delegate_refresh(ctx: FetchContext, credentials: Path, timing: Timing 
         fired: set[str] = set()
         while loop.time() < deadline and not session.exited:
             await asyncio.sleep(timing.delegate_enter)
-            if await ctx.files.stat_identity_async(credentials) != before:
-                changed = True
+            if await ctx.files.stat_identity_async(credentials) != before or (
+                    changed is not None and await changed()):
+                refreshed = True
                 await asyncio.sleep(timing.delegate_settle)
                 break
             squeezed = _squeeze(session.screen())
@@ -247,7 +257,7 @@ async def delegate_refresh(ctx: FetchContext, credentials: Path, timing: Timing 
     finally:
         await _close(session)
         await asyncio.to_thread(forget_probe_sessions, paths.config_root(ctx), folder)
-    return changed
+    return refreshed
 
 
 class ClaudeCliStrategy(Strategy):

@@ -1,9 +1,10 @@
 """The `oauth` strategy: Claude Code's OAuth token → `GET /api/oauth/usage` (+ `/api/oauth/profile`).
 
 Credentials: the `oauth_token` setting or secret (env `CODEXBAR_CLAUDE_OAUTH_TOKEN` for the default account)
-wins; else Claude Code's `.credentials.json` of the account's config dir. Expired Claude Code credentials are
-refreshed only by delegation: `claude` is launched in a PTY (it refreshes and rewrites its own file) and the
-file is read again. codexbard never redeems Claude Code's refresh token (that logs the user out of Claude Code).
+wins; else Claude Code's `.credentials.json` of the account's config dir; else, on macOS only, Claude Code's
+keychain item (`keychain.py`). Expired Claude Code credentials are refreshed only by delegation: `claude` is
+launched in a PTY (it refreshes and rewrites its own file or keychain item) and they are read again the same
+way. codexbard never redeems Claude Code's refresh token (that logs the user out of Claude Code).
 
 The endpoint rate-limits hard: `UsageGate` allows one call per token per 5 minutes (a caller inside the floor
 gets the token's last snapshot, so accounts sharing a token never double-poll) and after a 429 none until the
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Final
 
 from codexbard.errors import AuthRequired, NotConfigured, ProviderError, RateLimited
 from codexbard.host.credfile import CredentialFileError
@@ -34,9 +35,12 @@ from codexbard.providers.claude.const import (
     USER_AGENT_PREFIX,
 )
 from codexbard.providers.claude.gate import DelegationCooldowns, UsageGate
-from codexbard.providers.claude.paths import credentials_path
+from codexbard.providers.claude.keychain import KEYCHAIN_ORIGIN, KEYCHAIN_PROFILE, read_keychain
+from codexbard.providers.claude.paths import credentials_path, on_macos
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from codexbard.models import UsageSnapshot
     from codexbard.providers.claude.models import RawProfile
     from codexbard.providers.claude.parse import OAuthCredentials
@@ -45,6 +49,13 @@ log = logging.getLogger(__name__)
 
 SERVICE = "Claude OAuth"
 _RELOGIN = "run `claude` and log in again"
+_KEYCHAIN_NOTE: Final = "claude.keychain"  # ctx.notes key: this poll's keychain outcome (read once per poll)
+
+
+def _not_found(path: Path) -> str:
+    """Where Claude Code's credentials were looked for (the keychain item too, on macOS)."""
+    where = f"{path} or {KEYCHAIN_ORIGIN}" if on_macos() else str(path)
+    return f"Claude Code credentials not found ({where}); run `claude` and log in"
 
 
 class ClaudeOAuthStrategy(Strategy):
@@ -73,8 +84,23 @@ class ClaudeOAuthStrategy(Strategy):
         path = credentials_path(ctx)
         ctx.watched_files.add(path)
         if await ctx.files.stat_identity_async(path) is None:
-            return Availability.no(f"Claude Code credentials not found ({path}); run `claude` and log in")
+            outcome = await self._keychain(ctx) if on_macos() else None
+            if isinstance(outcome, NotConfigured):
+                return Availability.no(outcome.message)
+            if outcome is None:
+                return Availability.no(_not_found(path))
+            return Availability.yes(f"Claude Code credentials in {KEYCHAIN_ORIGIN}")  # unreadable: fetch says why
         return Availability.yes(f"Claude Code credentials {path}")
+
+    async def _keychain(self, ctx: FetchContext) -> OAuthCredentials | ProviderError | None:
+        """The keychain item's credentials, its typed error, or None (absent); read once per poll."""
+        if _KEYCHAIN_NOTE not in ctx.notes:
+            try:
+                ctx.notes[_KEYCHAIN_NOTE] = await read_keychain(ctx)
+            except ProviderError as exc:
+                ctx.notes[_KEYCHAIN_NOTE] = exc
+        outcome: OAuthCredentials | ProviderError | None = ctx.notes[_KEYCHAIN_NOTE]
+        return outcome
 
     async def load(self, ctx: FetchContext) -> OAuthCredentials:
         """The credentials to use now (token setting/env, else the file); typed errors, never a token."""
@@ -95,7 +121,12 @@ class ClaudeOAuthStrategy(Strategy):
             doc = await ctx.credential_files.read(path, watch=ctx.watched_files)
         except CredentialFileError as exc:
             if exc.reason == "not_found":
-                raise NotConfigured(f"Claude Code credentials not found ({path}); run `claude` and log in") from None
+                outcome = await self._keychain(ctx) if on_macos() else None
+                if isinstance(outcome, ProviderError):
+                    raise outcome from None
+                if outcome is not None:
+                    return outcome
+                raise NotConfigured(_not_found(path)) from None
             raise AuthRequired(f"Claude Code credentials {path} cannot be used ({exc.reason}); {_RELOGIN}") from None
         return parse_credentials(json.dumps(doc.data), origin=str(path), source="file")
 
@@ -104,9 +135,10 @@ class ClaudeOAuthStrategy(Strategy):
         from codexbard.providers.claude.cli import delegate_refresh
 
         path = credentials_path(ctx)
-        profile = str(path)
+        in_keychain = creds.source == "keychain"
+        profile = KEYCHAIN_PROFILE if in_keychain else str(path)
         now = ctx.clock.now()
-        expired = f"Claude Code credentials in {path} have expired"
+        expired = f"Claude Code credentials in {creds.access_token.origin} have expired"
         if ctx.option("delegated_refresh", True) is False:
             raise AuthRequired(f"{expired}; run `claude` once to refresh them (delegated_refresh is off)")
         if creds.refresh_token is None:
@@ -115,8 +147,17 @@ class ClaudeOAuthStrategy(Strategy):
         if wait > 0:
             raise AuthRequired(f"{expired}; `claude` was asked to refresh them {int(wait)} s ago without effect "
                                f"(next try in {int(wait)} s); run `claude` to refresh them")
-        ok = await delegate_refresh(ctx, path)
+
+        async def keychain_changed() -> bool:
+            try:
+                again = await read_keychain(ctx)
+            except ProviderError:
+                return False
+            return again is not None and again.access_token != creds.access_token
+
+        ok = await delegate_refresh(ctx, path, changed=keychain_changed if in_keychain else None)
         self.delegations.note(profile, ctx.clock.now(), success=ok)
+        ctx.notes.pop(_KEYCHAIN_NOTE, None)  # read the keychain item again, as the file is
         fresh = await self.load(ctx)
         if fresh.is_expired(ctx.clock.now()):
             self.delegations.note(profile, ctx.clock.now(), success=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from codexbard.providers.base import FetchContext
@@ -17,6 +18,15 @@ from codexbard.providers.claude.const import (
     PROBE_DIR_NAME,
     PROJECT_NAME_MAX,
 )
+
+# The platform the Claude provider believes it runs on: the one seam tests set ("darwin" turns on the
+# keychain fallback). Read only through `on_macos()`.
+PLATFORM: str = sys.platform
+
+
+def on_macos() -> bool:
+    """Whether Claude Code's macOS keychain item may hold the credentials."""
+    return PLATFORM == "darwin"
 
 
 def configured_dir(ctx: FetchContext) -> str | None:
