@@ -231,7 +231,7 @@ class PriceRefresher:
         return True
 
     async def refresh(self) -> bool:
-        """Download and store the prices when due; True when `prices` changed. Failures are logged once, never raised."""
+        """Download and store the prices when due; True when `prices` changed. Failures are logged, never raised."""
         if not self.due():
             return False
         now = self.clock.now()
