@@ -68,7 +68,8 @@ class Daemon:
             from codexbard.scheduler.cost import cost_job_for
 
             cost = cost_job_for(runtime.settings.cost, state, runtime.clock, db_path=store.path, env=runtime.env,
-                                home=runtime.files.home, runner=ProcessScanRunner())
+                                home=runtime.files.home, runner=ProcessScanRunner(),
+                                http=runtime.http, data_dir=runtime.paths.data_dir)
             await cost.restore(store)
         return cls(runtime, store, state, cost)
 

@@ -1,4 +1,4 @@
-"""Model prices for local cost: the bundled table (pricing.json), user overrides, model-id normalisation.
+"""Model prices for local cost: the bundled table (pricing.json), downloaded prices, user overrides, model ids.
 
 Prices are USD per 1M tokens in the data file and in overrides, USD per token in memory. A model's long-context tier
 is chosen per request from the request's total input (uncached + cache read + cache write); stored aggregates keep
@@ -217,10 +217,66 @@ def normalise_model(provider: Provider, raw: str) -> str:
     return model
 
 
-class Pricing:
-    """The bundled price table with user overrides (USD per 1M tokens, `{model: {input, output, cache_read, …}}`)."""
+def bundled_models(provider: Provider) -> tuple[str, ...]:
+    """Return the model ids the bundled table prices for a provider."""
+    return tuple(_BUNDLED[provider])
 
-    def __init__(self, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+
+def bundled_spec(provider: Provider, model: str) -> dict[str, Any] | None:
+    """Return a bundled model's current price as USD per 1M tokens (the pricing.json layout), or None."""
+    entry = _BUNDLED[provider].get(model)
+    if entry is None:
+        return None
+    price = entry.current
+
+    def fields(rates: Rates) -> dict[str, float]:
+        return {
+            "input": rates.input * _PER_MILLION,
+            "output": rates.output * _PER_MILLION,
+            "cache_read": rates.cache_read * _PER_MILLION,
+            "cache_write": rates.cache_write * _PER_MILLION,
+        }
+
+    spec: dict[str, Any] = fields(price.base)
+    if price.threshold is not None and price.above is not None:
+        spec["threshold"] = price.threshold
+        spec["above"] = fields(price.above)
+    return spec
+
+
+def downloaded_entries(
+    downloaded: Mapping[str, Mapping[str, Any]] | None,
+) -> dict[Provider, dict[str, PriceEntry]]:
+    """Parse downloaded prices (`{provider: {model: spec}}`, USD per 1M tokens) for models the bundled table knows.
+
+    A downloaded price replaces a model's current bundled price only: the bundled earlier prices (`history`) still
+    apply to rows from before each change. Raises PricingError for a malformed spec.
+    """
+    out: dict[Provider, dict[str, PriceEntry]] = {p: {} for p in PROVIDERS}
+    for provider in PROVIDERS:
+        models = (downloaded or {}).get(provider) or {}
+        if not isinstance(models, Mapping):
+            raise PricingError(f"downloaded prices {provider}: expected a table of models")
+        for name, spec in models.items():
+            bundled = _BUNDLED[provider].get(name) if isinstance(name, str) else None
+            if bundled is None:
+                continue
+            price = _model_price(spec, f"downloaded prices {provider}.{name}")
+            out[provider][name] = PriceEntry(price, bundled.history)
+    return out
+
+
+class Pricing:
+    """Prices with precedence user overrides > downloaded > bundled (USD per 1M tokens, `{model: {input, …}}`).
+
+    `downloaded` is `{provider: {model: spec}}` as `codexbard.cost.refresh` stores it (bundled models only).
+    """
+
+    def __init__(
+        self,
+        overrides: Mapping[str, Mapping[str, Any]] | None = None,
+        downloaded: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
         self._overrides: dict[Provider, dict[str, PriceEntry]] = {p: {} for p in PROVIDERS}
         for name, spec in (overrides or {}).items():
             if not isinstance(name, str) or not name.strip():
@@ -231,12 +287,16 @@ class Pricing:
             for provider in PROVIDERS:
                 self._overrides[provider][name.strip().lower()] = entry
                 self._overrides[provider][normalise_model(provider, name).lower()] = entry
+        self._downloaded = downloaded_entries(downloaded)
 
     def entry(self, provider: Provider, model: str) -> PriceEntry | None:
         """Return the price entry for a normalised model, or None when it has no known price."""
         override = self._overrides[provider].get(model.lower())
         if override is not None:
             return override
+        fetched = self._downloaded[provider].get(model)
+        if fetched is not None:
+            return fetched
         return _BUNDLED[provider].get(model)
 
     def cost(self, provider: Provider, model: str, slot: int, band: int, counters: list[int]) -> float | None:

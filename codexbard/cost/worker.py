@@ -52,6 +52,7 @@ class ScanRequest:
     pricing: dict[str, dict[str, float]] = field(default_factory=dict)  # `[cost.pricing]` overrides
     history_days: int = 30
     queries: tuple[str, ...] = ()  # `GET /cost` query strings to render
+    downloaded: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # refreshed prices, per provider
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +87,7 @@ def run_scan(scans: dict[tuple[str, CostRoots, str], PersistentScan], request: S
             scan = PersistentScan(Path(request.db_path), request.roots, request.tz)
             scans[key] = scan
         outcome = scan.run()
-        pricing = Pricing(request.pricing)
+        pricing = Pricing(request.pricing, request.downloaded)
         zi = zone(request.tz)
         now = datetime.fromtimestamp(request.now, UTC)
         snapshot = outcome.snapshot

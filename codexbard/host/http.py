@@ -433,6 +433,7 @@ class HttpClient:
         timeout: float | None = None,
         check_status: bool = True,
         secrets: Sequence[str] = (),
+        max_body_bytes: int | None = None,
     ) -> HttpResponse:
         """Send a request and read the whole (capped) body; raise typed errors on failure.
 
@@ -440,6 +441,7 @@ class HttpClient:
         `Authorization: Bearer <secret>`, and its value is scrubbed from anything the response is
         used to say (as are `secrets` and an override URL's userinfo). `timeout` (default 30 s) is
         clipped to the poll deadline. With `check_status` a non-2xx status raises its typed error.
+        `max_body_bytes` replaces the client's cap on the decoded body for this request.
         """
         target, url_secrets = split_userinfo(self.rewrite(url))
         known = tuple(secrets) + url_secrets
@@ -449,7 +451,8 @@ class HttpClient:
             known = (bearer.reveal(), *known)
         limit = clip_timeout(timeout if timeout is not None else self.default_timeout)
         started = time.monotonic()
-        too_large = ParseError(f"{service} answered with more than {_size(self.max_body_bytes)}")
+        cap = self.max_body_bytes if max_body_bytes is None else max_body_bytes
+        too_large = ParseError(f"{service} answered with more than {_size(cap)}")
         try:
             async with self._client.stream(
                 method,
@@ -463,7 +466,7 @@ class HttpClient:
                 preloaded = raw.is_stream_consumed
                 encoding = "" if preloaded else raw.headers.get("content-encoding", "")
                 try:
-                    reader = BodyReader(encoding, self.max_body_bytes)
+                    reader = BodyReader(encoding, cap)
                 except ValueError:
                     raise ParseError(f"{service} answered with an unsupported content encoding") from None
                 try:
@@ -518,11 +521,12 @@ class HttpClient:
         timeout: float | None = None,
         check_status: bool = True,
         secrets: Sequence[str] = (),
+        max_body_bytes: int | None = None,
     ) -> HttpResponse:
         """Send a GET request (see `request`)."""
         return await self.request(
             "GET", url, service=service, bearer=bearer, headers=headers, params=params,
-            timeout=timeout, check_status=check_status, secrets=secrets,
+            timeout=timeout, check_status=check_status, secrets=secrets, max_body_bytes=max_body_bytes,
         )
 
     async def post(

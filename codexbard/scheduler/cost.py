@@ -7,6 +7,8 @@ it; one scan at a time (a second trigger joins the one in flight). A failed scan
 and answers `GET /cost` from rendered bytes cached per query, aggregate and local day. The summaries and the
 standard queries' bodies are computed by the worker that scanned (pricing a year of buckets takes tens of
 milliseconds, which the event loop should spend answering requests); other queries are rendered on first use.
+With `[cost] pricing_refresh = true` a scan first refreshes the downloaded prices when they are due (at most once a
+day, `codexbard.cost.refresh`); a failed refresh keeps the previous prices and never fails the scan.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any, Final, Protocol
 
 from codexbard.config import CostConfig
 from codexbard.cost.pricing import Pricing
+from codexbard.cost.refresh import PRICES_FILE, PriceRefresher
 from codexbard.cost.roots import CostRoots
 from codexbard.cost.service import (
     STANDARD_QUERIES,
@@ -35,6 +38,7 @@ from codexbard.cost.state import ScanState
 from codexbard.cost.timeutil import zone
 from codexbard.cost.worker import ScanReply, ScanRequest, ScanRunner
 from codexbard.host.clock import Clock
+from codexbard.host.http import HttpClient
 from codexbard.models import CostSummary
 from codexbard.state import State
 from codexbard.store.cost import StoredAggregate
@@ -72,6 +76,7 @@ class CostJob:
         roots: CostRoots,
         tz: str,
         runner: ScanRunner,
+        refresher: PriceRefresher | None = None,
     ) -> None:
         self.config = config
         self.state = state
@@ -80,7 +85,8 @@ class CostJob:
         self.roots = roots
         self.tz = tz
         self.zone = zone(tz)
-        self.pricing = Pricing(config.pricing)
+        self.refresher = refresher if config.pricing_refresh else None
+        self.pricing = Pricing(config.pricing, self._downloaded())
         self.scope, _ = scope_of(roots)
         self.runner = runner
         self.snapshot: ScanState | None = None
@@ -137,9 +143,24 @@ class CostJob:
                 return
             raise
 
+    def _downloaded(self) -> dict[str, dict[str, dict[str, Any]]]:
+        return self.refresher.prices if self.refresher is not None else {}
+
+    async def refresh_prices(self) -> bool:
+        """Refresh the downloaded prices when due (never raises); True when the prices in use changed."""
+        if self.refresher is None or not self.refresher.due():
+            return False
+        if not await self.refresher.refresh():
+            return False
+        self.pricing = Pricing(self.config.pricing, self._downloaded())
+        self._epoch += 1  # cached bodies were priced with the old prices
+        return True
+
     async def _scan_once(self) -> None:
+        await self.refresh_prices()
         request = ScanRequest(str(self.db_path), self.roots, self.tz, self.clock.now().timestamp(),
-                              dict(self.config.pricing), self.config.history_days, STANDARD_QUERIES)
+                              dict(self.config.pricing), self.config.history_days, STANDARD_QUERIES,
+                              self._downloaded())
         try:
             reply = await self.runner(request)
         except asyncio.CancelledError:
@@ -197,11 +218,19 @@ class CostJob:
 
 def cost_job_for(
     config: CostConfig, state: State, clock: Clock, *, db_path: Path, env: Mapping[str, str], home: Path,
-    runner: ScanRunner,
+    runner: ScanRunner, http: HttpClient | None = None, data_dir: Path | None = None,
 ) -> CostJob:
-    """The daemon's cost job: roots from `CODEX_HOME` / `CLAUDE_CONFIG_DIR` or the home defaults."""
+    """The daemon's cost job: roots from `CODEX_HOME` / `CLAUDE_CONFIG_DIR` or the home defaults.
+
+    With `[cost] pricing_refresh` and the shared `http` client, prices are refreshed into
+    `<data_dir>/pricing-refresh.json` (`data_dir` defaults to the database's directory).
+    """
     from codexbard.cost.roots import discover_roots
     from codexbard.cost.service import local_zone_name
 
     tz = config.timezone or local_zone_name(env)
-    return CostJob(config, state, clock, db_path=db_path, roots=discover_roots(env, home), tz=tz, runner=runner)
+    refresher = None
+    if config.pricing_refresh and http is not None:
+        refresher = PriceRefresher(http, (data_dir or db_path.parent) / PRICES_FILE, clock)
+    return CostJob(config, state, clock, db_path=db_path, roots=discover_roots(env, home), tz=tz, runner=runner,
+                   refresher=refresher)
