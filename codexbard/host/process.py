@@ -204,6 +204,11 @@ async def kill_group(proc: asyncio.subprocess.Process) -> None:
         proc.kill()
     with contextlib.suppress(Exception):
         await asyncio.wait_for(proc.wait(), 5)
+    # The child is gone, but its pipes close only once the loop has read their EOF; a caller that stops
+    # reading (a timeout, a cap, a cancelled reader) would otherwise leave them open until garbage collection.
+    transport = getattr(proc, "_transport", None)
+    if transport is not None:
+        transport.close()
 
 
 class JsonRpcError(ProviderError):
