@@ -57,9 +57,9 @@ async def run(providers: int, delay: float, rounds: int) -> list[float]:
                  for i in range(providers)]
         runtime = make_runtime(Path(tmp), specs, f"[upstream_overrides]\n{overrides}\n")
         store = await Store.open(Path(tmp) / "bench.db", clock=runtime.clock)
-        state = State(AccountState(p, runtime.detect_blocking(p)) for p in runtime.plans)
+        state = State(AccountState(p, runtime.detect_blocking(p)) for p in runtime.targets)
         daemon = Daemon(runtime, store, state)
-        keys = [a.plan.key for a in state.enabled()]
+        keys = [a.target.key for a in state.enabled()]
         walls: list[float] = []
         try:
             for _ in range(rounds):

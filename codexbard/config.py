@@ -578,13 +578,13 @@ def _drop_bad_providers(
     settings: Settings, registry: Registry, origin: str, data: Mapping[str, Any], problems: list[str]
 ) -> Settings:
     """Drop each `[providers.<id>]` table the registry refuses, and an out-of-range default interval."""
-    from codexbard.providers.registry import plan_accounts
+    from codexbard.providers.registry import poll_targets
 
     tables = dict(settings.providers)
     for provider_id in list(tables):
         alone = settings.model_copy(update={"providers": {provider_id: tables[provider_id]}})
         try:
-            plan_accounts(alone, registry)
+            poll_targets(alone, registry)
             check_intervals(alone, registry, origin, data)
         except ConfigError as exc:
             if "default_interval_seconds" in str(exc):

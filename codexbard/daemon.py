@@ -33,7 +33,7 @@ class Daemon:
         self.cost = cost
         self.started_monotonic = time.monotonic()
         poller = None
-        if any(p.spec.status is not None and p.spec.status.kind != "link" for p in runtime.plans):
+        if any(p.spec.status is not None and p.spec.status.kind != "link" for p in runtime.targets):
             from codexbard.status.poller import StatusPoller
 
             poller = StatusPoller(runtime.http, runtime.clock)
@@ -47,9 +47,9 @@ class Daemon:
     async def open(cls, runtime: Runtime, *, use_store: bool = True) -> Daemon:
         """Open the database, detect providers and load the last stored data (marked stale)."""
         store = await Store.open(runtime.paths.database, clock=runtime.clock) if use_store else None
-        detections = await asyncio.gather(*(runtime.detect(p) for p in runtime.plans))
+        detections = await asyncio.gather(*(runtime.detect(p) for p in runtime.targets))
         state = State(
-            (AccountState(plan, detection) for plan, detection in zip(runtime.plans, detections, strict=True)),
+            (AccountState(target, detection) for target, detection in zip(runtime.targets, detections, strict=True)),
             hub=EventHub(),
         )
         if store is not None:
@@ -60,7 +60,7 @@ class Daemon:
                 state.set_status(provider_id, status, now)
             await preload_recent(store, state, now)
         for account in state.accounts.values():
-            log.info("%s: %s (%s)", account.plan.key, "enabled" if account.enabled else "disabled",
+            log.info("%s: %s (%s)", account.target.key, "enabled" if account.enabled else "disabled",
                      account.detection.reason())
         cost = None
         if store is not None and runtime.settings.cost.enabled:
@@ -109,7 +109,7 @@ class Daemon:
         out = []
         for account in accounts:
             payload = account.payload(now, self.state.status_for(account), redact=redact,
-                                      cost=costs.get(account.plan.spec.id))
+                                      cost=costs.get(account.target.spec.id))
             forecast = self.forecast(account, now) if payload.usage is not None else None
             out.append(payload.model_copy(update={"forecast": forecast}) if forecast is not None else payload)
         return out

@@ -1,4 +1,4 @@
-"""The runtime: settings, host capabilities and provider plans wired together.
+"""The runtime: settings, host capabilities and the accounts to poll (poll targets) wired together.
 
 Both the daemon and the one-shot CLI commands build one `Runtime`; it hands each provider account a
 `FetchContext`, decides which providers are enabled, and runs the fetch pipeline.
@@ -22,7 +22,7 @@ from codexbard.host.files import HomeFiles
 from codexbard.host.http import HttpClient
 from codexbard.host.process import ProcessRunner
 from codexbard.providers.base import ApiKeyStrategy, Availability, FetchContext
-from codexbard.providers.registry import AccountPlan, Registry, default_registry, plan_accounts
+from codexbard.providers.registry import PollTarget, Registry, default_registry, poll_targets
 from codexbard.providers.runner import FetchOutcome, run_pipeline
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class Runtime:
         self.process = ProcessRunner(self.env)
         self.credential_files = CredentialFiles()
         self._watched: dict[str, WatchedFiles] = {}
-        self.plans = plan_accounts(settings, self.registry)
+        self.targets = poll_targets(settings, self.registry)
 
     @classmethod
     def load(cls, env: Mapping[str, str], config: Path | None = None, **kwargs: object) -> Runtime:
@@ -86,63 +86,63 @@ class Runtime:
     def _overrides(self) -> dict[str, str]:
         return dict(self.settings.upstream_overrides)
 
-    def plans_for(self, provider_id: str) -> list[AccountPlan]:
-        """The account plans of one provider, in config order."""
-        return [p for p in self.plans if p.spec.id == provider_id]
+    def targets_for(self, provider_id: str) -> list[PollTarget]:
+        """The poll targets (accounts) of one provider, in config order."""
+        return [p for p in self.targets if p.spec.id == provider_id]
 
-    def context(self, plan: AccountPlan) -> FetchContext:
+    def context(self, target: PollTarget) -> FetchContext:
         """Build the fetch context of one provider account; its env shows only what the provider declares."""
-        env = plan.spec.visible_env(self.env)
+        env = target.spec.visible_env(self.env)
         return FetchContext(
-            provider_id=plan.spec.id,
-            account=plan.account,
-            options=plan.options,
-            explicitly_enabled=plan.enabled_setting is True,
+            provider_id=target.spec.id,
+            account=target.account,
+            options=target.options,
+            explicitly_enabled=target.enabled_setting is True,
             http=self.http,
             credentials=CredentialResolver(
-                provider=plan.spec.id,
-                account=plan.account,
+                provider=target.spec.id,
+                account=target.account,
                 env=env,
                 store=self.secret_store,
                 files=self.files,
-                config_values=plan.options,
+                config_values=target.options,
             ),
             files=self.files,
             env=env,
             process=ProcessRunner(env),
             clock=self.clock,
             credential_files=self.credential_files,
-            watched_files=self.watched_files(plan),
+            watched_files=self.watched_files(target),
         )
 
-    def watched_files(self, plan: AccountPlan) -> WatchedFiles:
+    def watched_files(self, target: PollTarget) -> WatchedFiles:
         """The credential files an account's strategies registered (kept across polls)."""
-        return self._watched.setdefault(plan.key, WatchedFiles())
+        return self._watched.setdefault(target.key, WatchedFiles())
 
-    async def detect(self, plan: AccountPlan) -> Detection:
+    async def detect(self, target: PollTarget) -> Detection:
         """Decide whether an account is enabled: config says so, or a strategy is available."""
-        ctx = self.context(plan)
+        ctx = self.context(target)
         results: list[tuple[str, Availability]] = []
-        for strategy in plan.spec.strategies:
+        for strategy in target.spec.strategies:
             try:
                 availability = await strategy.available(ctx)
             except Exception as exc:  # availability must never take the daemon down
-                log.debug("%s available() raised", plan.key, exc_info=True)
+                log.debug("%s available() raised", target.key, exc_info=True)
                 availability = Availability.no(f"availability check failed: {type(exc).__name__}")
             results.append((strategy.id, availability))
-        if plan.enabled_setting is not None:
-            return Detection(plan.enabled_setting, True, results)
+        if target.enabled_setting is not None:
+            return Detection(target.enabled_setting, True, results)
         return Detection(any(a.ok for _, a in results), False, results)
 
-    def detect_blocking(self, plan: AccountPlan) -> Detection:
+    def detect_blocking(self, target: PollTarget) -> Detection:
         """`detect` for synchronous callers (one-shot CLI commands, test set-up), never the daemon.
 
         It runs in a private thread with its own event loop, so it also works under a running loop.
         """
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-            return pool.submit(asyncio.run, self.detect(plan)).result()
+            return pool.submit(asyncio.run, self.detect(target)).result()
 
-    async def credential_fingerprint(self, plan: AccountPlan) -> str:
+    async def credential_fingerprint(self, target: PollTarget) -> str:
         """A digest of what an account's credentials look like now (never the secrets themselves).
 
         It changes when a strategy's availability changes, when the config file or the secrets file is
@@ -152,20 +152,20 @@ class Runtime:
         size, inode). So a daemon waiting out an auth failure can try again at once instead of in an hour.
         """
         digest = hashlib.sha256()
-        for strategy_id, availability in (await self.detect(plan)).strategies:
+        for strategy_id, availability in (await self.detect(target)).strategies:
             digest.update(f"{strategy_id}\0{availability.ok}\0{availability.reason}\0".encode())
-        watched = self._declared_files(plan)
+        watched = self._declared_files(target)
         digest.update(await asyncio.to_thread(self._credential_files_digest, watched))  # file stats, off the loop
         return digest.hexdigest()
 
-    def _declared_files(self, plan: AccountPlan) -> WatchedFiles:
+    def _declared_files(self, target: PollTarget) -> WatchedFiles:
         """The account's registered files plus the key files its API-key strategies declare."""
         watched = WatchedFiles()
-        for path in self.watched_files(plan).paths():
+        for path in self.watched_files(target).paths():
             watched.add(path)
-        if plan.account is None:  # key files belong to the default account only
-            ctx = self.context(plan)
-            for strategy in plan.spec.strategies:
+        if target.account is None:  # key files belong to the default account only
+            ctx = self.context(target)
+            for strategy in target.spec.strategies:
                 if isinstance(strategy, ApiKeyStrategy):
                     for name in strategy.api_key(ctx).files:
                         watched.add(self.files.expand(name))
@@ -181,10 +181,10 @@ class Runtime:
             parts.append(f"{path}\0{stat.st_mtime_ns}\0{stat.st_size}\0")
         return "".join(parts).encode() + watched.stamp()
 
-    async def fetch(self, plan: AccountPlan, mode: str | None = None, *,
+    async def fetch(self, target: PollTarget, mode: str | None = None, *,
                     web_timeout: float | None = None) -> FetchOutcome:
         """Run the fetch pipeline for one account (`web_timeout`: a bound on each web strategy)."""
-        return await run_pipeline(plan.spec, self.context(plan), mode or plan.mode, web_timeout=web_timeout)
+        return await run_pipeline(target.spec, self.context(target), mode or target.mode, web_timeout=web_timeout)
 
     async def aclose(self) -> None:
         """Release pooled connections."""

@@ -24,7 +24,7 @@ from codexbard.models import (
     UsageSnapshot,
 )
 from codexbard.pace import snapshot_pace
-from codexbard.providers.registry import AccountPlan
+from codexbard.providers.registry import PollTarget
 from codexbard.providers.runner import Attempt, FetchOutcome
 from codexbard.recent import RecentSamples
 from codexbard.runtime import Detection
@@ -35,7 +35,7 @@ from codexbard.store.records import LatestRecord
 class AccountState:
     """Everything known about one provider account."""
 
-    plan: AccountPlan
+    target: PollTarget
     detection: Detection
     snapshot: UsageSnapshot | None = None
     source: str | None = None
@@ -58,7 +58,7 @@ class AccountState:
     @property
     def key(self) -> str:
         """`<provider>` or `<provider>:<account>`."""
-        return self.plan.key
+        return self.target.key
 
     def facts(self) -> AccountFacts:
         """The payload-relevant facts now (what events carry as before and after)."""
@@ -85,7 +85,7 @@ class AccountState:
 
     def disabled_error(self) -> FetchError:
         """The error shown for a provider that is not enabled."""
-        spec = self.plan.spec
+        spec = self.target.spec
         reason = self.detection.reason()
         # A strategy's missing-key reason already ends with the hint: say it once.
         hint = f" {spec.enable_hint}" if spec.enable_hint and spec.enable_hint not in reason else ""
@@ -101,7 +101,7 @@ class AccountState:
         cost: CostSummary | None = None,
     ) -> ProviderPayload:
         """Build the API payload of this account at `now` (`cost`: the provider's local cost summary, if any)."""
-        spec = self.plan.spec
+        spec = self.target.spec
         snapshot = self.snapshot if self.enabled or not scheduled else None
         usage = (
             UsageBlock.build(spec.id, snapshot, self.fetched_at or now, redact=redact)
@@ -117,7 +117,7 @@ class AccountState:
         return ProviderPayload(
             provider=spec.id,
             display_name=spec.display_name,
-            account=self.plan.account,
+            account=self.target.account,
             source=self.source if snapshot is not None else None,
             version=snapshot.version if snapshot is not None else None,
             status=status,
@@ -137,7 +137,7 @@ class State:
     """All account states in registry/config order, plus service statuses."""
 
     def __init__(self, accounts: Iterable[AccountState], hub: EventHub | None = None) -> None:
-        self.accounts: dict[str, AccountState] = {a.plan.key: a for a in accounts}
+        self.accounts: dict[str, AccountState] = {a.target.key: a for a in accounts}
         self.statuses: dict[str, ProviderStatus] = {}
         self.costs: dict[str, CostSummary] = {}  # provider id -> local cost summary (the cost job)
         self.version = 0
@@ -306,7 +306,7 @@ class State:
 
     def for_provider(self, provider_id: str) -> list[AccountState]:
         """Every account state of one provider, in config order."""
-        return [a for a in self.accounts.values() if a.plan.spec.id == provider_id]
+        return [a for a in self.accounts.values() if a.target.spec.id == provider_id]
 
     def enabled(self) -> list[AccountState]:
         """The accounts that are polled."""
@@ -314,12 +314,12 @@ class State:
 
     def status_for(self, account: AccountState) -> ProviderStatus | None:
         """The service status shown in an account's payload."""
-        source = account.plan.spec.status
+        source = account.target.spec.status
         if source is None:
             return None
         if source.kind == "link":
             return source.link_status()
-        known = self.statuses.get(account.plan.spec.id)
+        known = self.statuses.get(account.target.spec.id)
         if known is not None:
             return known
         return ProviderStatus(kind=source.kind, indicator="unknown", url=source.page_url)

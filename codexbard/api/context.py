@@ -50,9 +50,9 @@ class ApiContext:
             for provider_id in wanted:
                 if provider_id not in self.registry:
                     raise self.unknown_provider(provider_id)
-            chosen = [a for a in self.state.accounts.values() if a.plan.spec.id in wanted]
+            chosen = [a for a in self.state.accounts.values() if a.target.spec.id in wanted]
         if account is not None:
-            chosen = [a for a in chosen if a.plan.account == account]
+            chosen = [a for a in chosen if a.target.account == account]
         return chosen
 
     async def finished_before_shutdown(self, work: Coroutine[Any, Any, Any]) -> bool:

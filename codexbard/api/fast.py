@@ -168,7 +168,7 @@ def health_body(ctx: ApiContext) -> dict[str, Any]:
         "status": "ok",
         "version": __version__,
         "uptimeSeconds": round(ctx.uptime(), 1),
-        "providersEnabled": len({a.plan.spec.id for a in ctx.state.enabled()}),
+        "providersEnabled": len({a.target.spec.id for a in ctx.state.enabled()}),
     }
     problem = cached_write_problem(ctx.store.path) if ctx.store is not None else None
     if problem is not None:

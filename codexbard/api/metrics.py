@@ -67,7 +67,7 @@ class SnapshotCollector:
         stats = self._ctx.scheduler.fetch_stats
         providers: list[str] = []
         for account in self._ctx.state.enabled():
-            provider, label = account.plan.spec.id, account.plan.account or ""
+            provider, label = account.target.spec.id, account.target.account or ""
             if provider not in providers:
                 providers.append(provider)
             for name, window in _windows(account):

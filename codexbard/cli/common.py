@@ -13,7 +13,7 @@ from codexbard.errors import ConfigError
 from codexbard.host.files import HomeFiles
 
 if TYPE_CHECKING:
-    from codexbard.providers.registry import AccountPlan
+    from codexbard.providers.registry import PollTarget
     from codexbard.runtime import Runtime
 
 EXIT_OK = 0
@@ -67,22 +67,22 @@ def unknown_provider(provider_id: str, runtime: Runtime) -> CliError:
     return CliError(f"unknown provider '{provider_id}' (known: {', '.join(runtime.registry.ids())})", EXIT_USAGE)
 
 
-def select_plans(runtime: Runtime, providers: Sequence[str] | None, account: str | None) -> list[AccountPlan]:
+def select_targets(runtime: Runtime, providers: Sequence[str] | None, account: str | None) -> list[PollTarget]:
     """The accounts `--provider`/`--account` name (default: every enabled one)."""
     for provider_id in providers or ():
         if provider_id != "all" and provider_id not in runtime.registry:
             raise unknown_provider(provider_id, runtime)
     if not providers:
-        plans = [p for p in runtime.plans if runtime.detect_blocking(p).enabled]
+        targets = [p for p in runtime.targets if runtime.detect_blocking(p).enabled]
     elif "all" in providers:
-        plans = list(runtime.plans)
+        targets = list(runtime.targets)
     else:
-        plans = [p for p in runtime.plans if p.spec.id in providers]
+        targets = [p for p in runtime.targets if p.spec.id in providers]
     if account is not None:
-        plans = [p for p in plans if p.account == account]
-        if not plans:
+        targets = [p for p in targets if p.account == account]
+        if not targets:
             raise CliError(f"no configured account '{account}'", EXIT_USAGE)
-    return plans
+    return targets
 
 
 def source_choices() -> list[str]:

@@ -162,7 +162,7 @@ def _set(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
     from codexbard.config import config_path, parse_config_text, read_config_text
     from codexbard.errors import ConfigError
-    from codexbard.providers.registry import default_registry, plan_accounts
+    from codexbard.providers.registry import default_registry, poll_targets
 
     path = config_arg(env, args.config) or config_path(env)
     keys = _key_path(args.key)
@@ -197,7 +197,7 @@ def _set(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     new_text = ("\ufeff" if bom else "") + tomlkit.dumps(document)
     try:
         # What the file will hold, on its own: CODEXBARD_* variables neither help nor hurt it.
-        plan_accounts(parse_config_text(new_text, str(path), registry), registry)
+        poll_targets(parse_config_text(new_text, str(path), registry), registry)
     except ConfigError as exc:
         raise CliError(f"not saved: {exc}", EXIT_USAGE) from None
     _write_atomic(target, new_text.encode("utf-8"))
@@ -250,7 +250,7 @@ def _set_secret(args: argparse.Namespace, env: Mapping[str, str]) -> int:
                            EXIT_USAGE)
         if not spec.account_setting_keys():
             raise CliError(f"{spec.display_name} has no accounts; leave out --account", EXIT_USAGE)
-        labels = [p.account for p in runtime.plans_for(spec.id) if p.account is not None]
+        labels = [p.account for p in runtime.targets_for(spec.id) if p.account is not None]
         if args.account not in labels:
             known = f" (configured: {', '.join(labels)})" if labels else ""
             raise CliError(

@@ -64,19 +64,19 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         except StoreError as exc:
             print(f"database problem: {exc}")
     print()
-    for plan in runtime.plans:
-        detection = runtime.detect_blocking(plan)
-        print(f"{plan.key}: {'enabled' if detection.enabled else 'disabled'}")
+    for target in runtime.targets:
+        detection = runtime.detect_blocking(target)
+        print(f"{target.key}: {'enabled' if detection.enabled else 'disabled'}")
         for strategy_id, availability in detection.strategies:
             mark = "ok " if availability.ok else "-- "
             print(f"  {mark}{strategy_id}: {availability.reason}")
-        record = last_errors.get(plan.key)
+        record = last_errors.get(target.key)
         if record is not None:
             if record.last_success_at:
                 print(f"  last success: {iso_z(record.last_success_at)}")
             if record.error is not None:
                 print(f"  last error: {record.error.kind}: {record.error.message}")
-        hint = plan.spec.enable_hint
+        hint = target.spec.enable_hint
         if not detection.enabled and hint and not any(hint in a.reason for _, a in detection.strategies):
             print(f"  how to enable: {hint}")
     asyncio.run(runtime.aclose())

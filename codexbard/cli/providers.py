@@ -27,8 +27,8 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from codexbard.state import AccountState
 
     runtime = load_runtime(env, args.config)
-    accounts = [AccountState(p, runtime.detect_blocking(p)) for p in runtime.plans]
-    infos = [render.provider_info(spec, [a for a in accounts if a.plan.spec.id == spec.id])
+    accounts = [AccountState(p, runtime.detect_blocking(p)) for p in runtime.targets]
+    infos = [render.provider_info(spec, [a for a in accounts if a.target.spec.id == spec.id])
              for spec in runtime.registry]
     if args.format == "json":
         print(json.dumps(infos, indent=2))

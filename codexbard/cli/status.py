@@ -12,7 +12,7 @@ from codexbard.cli.common import EXIT_FAILED, EXIT_OK, add_config_option, load_r
 
 if TYPE_CHECKING:
     from codexbard.models import ProviderStatus
-    from codexbard.providers.registry import AccountPlan
+    from codexbard.providers.registry import PollTarget
     from codexbard.runtime import Runtime
 
 NAME = "status"
@@ -26,12 +26,12 @@ def add_parser(subparsers: Any) -> None:
     add_config_option(parser)
 
 
-async def poll_statuses(runtime: Runtime, plans: Sequence[AccountPlan]) -> dict[str, ProviderStatus]:
+async def poll_statuses(runtime: Runtime, targets: Sequence[PollTarget]) -> dict[str, ProviderStatus]:
     """The service status of each given provider that has a status source (link-only ones not polled)."""
     from codexbard.models import ProviderStatus
     from codexbard.status.poller import StatusPoller
 
-    sources = {p.spec.id: p.spec.status for p in plans if p.spec.status is not None}
+    sources = {p.spec.id: p.spec.status for p in targets if p.spec.status is not None}
     polled = {k: v for k, v in sources.items() if v.kind != "link"}
     result = {k: v.link_status() for k, v in sources.items() if v.kind == "link"}
     if polled:
@@ -44,11 +44,11 @@ async def poll_statuses(runtime: Runtime, plans: Sequence[AccountPlan]) -> dict[
 def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """Print each status; exit 1 when any could not be read."""
     runtime = load_runtime(env, args.config)
-    plans = [p for p in runtime.plans if runtime.detect_blocking(p).enabled]
+    targets = [p for p in runtime.targets if runtime.detect_blocking(p).enabled]
 
     async def poll() -> dict[str, ProviderStatus]:
         try:
-            return await poll_statuses(runtime, plans)
+            return await poll_statuses(runtime, targets)
         finally:
             await runtime.aclose()
 

@@ -18,7 +18,7 @@ from codexbard.cli.common import (
     err,
     load_runtime,
     seconds,
-    select_plans,
+    select_targets,
     source_choices,
 )
 
@@ -88,36 +88,36 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if args.json_output:
         json_log_handler()
     runtime = load_runtime(env, args.config)
-    plans = select_plans(runtime, args.provider, args.account)
+    targets = select_targets(runtime, args.provider, args.account)
     if args.source:
-        for plan in plans:
-            if args.source not in plan.spec.modes():
+        for target in targets:
+            if args.source not in target.spec.modes():
                 raise CliError(
-                    f"{plan.spec.display_name} does not accept --source {args.source} "
-                    f"(accepts: {', '.join(plan.spec.modes())})", EXIT_USAGE)
-    if not plans and not args.provider and fmt != "text" and not args.json_only:  # text carries the hint itself
+                    f"{target.spec.display_name} does not accept --source {args.source} "
+                    f"(accepts: {', '.join(target.spec.modes())})", EXIT_USAGE)
+    if not targets and not args.provider and fmt != "text" and not args.json_only:  # text carries the hint itself
         err("no provider is enabled; run `codexbard providers` to see what each one needs")
 
     async def fetch() -> tuple[State, dict[str, ProviderStatus]]:
         # Like GET /usage: a requested provider that is not enabled is reported, not fetched.
-        state = State([AccountState(p, await runtime.detect(p)) for p in plans])
+        state = State([AccountState(p, await runtime.detect(p)) for p in targets])
         polled = state.enabled()
         try:
-            outcomes = await asyncio.gather(*(runtime.fetch(a.plan, args.source, web_timeout=args.web_timeout)
+            outcomes = await asyncio.gather(*(runtime.fetch(a.target, args.source, web_timeout=args.web_timeout)
                                               for a in polled))
-            statuses = await poll_statuses(runtime, plans) if args.status else {}
+            statuses = await poll_statuses(runtime, targets) if args.status else {}
         finally:
             await runtime.aclose()
         now = runtime.clock.now()
         for account, outcome in zip(polled, outcomes, strict=True):
-            state.record_fetch(account.plan.key, outcome, now)
+            state.record_fetch(account.target.key, outcome, now)
         return state, statuses
 
     state, statuses = asyncio.run(fetch())
     now = runtime.clock.now()
     redact = runtime.settings.redact_identity
     # `scheduled` only for the accounts that are not enabled: their payload says how to enable them.
-    payloads = [a.payload(now, statuses.get(a.plan.spec.id), redact=redact, scheduled=not a.enabled)
+    payloads = [a.payload(now, statuses.get(a.target.spec.id), redact=redact, scheduled=not a.enabled)
                 for a in state.accounts.values()]
     if fmt == "json":
         print(render.payloads_json(payloads, pretty=args.pretty))

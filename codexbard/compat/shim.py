@@ -138,7 +138,7 @@ def providers_payload(env: Mapping[str, str]) -> list[dict[str, Any]]:
     from codexbard.cli.common import load_runtime
 
     runtime = load_runtime(env, None)
-    enabled: set[str] = {p.spec.id for p in runtime.plans if runtime.detect_blocking(p).enabled}
+    enabled: set[str] = {p.spec.id for p in runtime.targets if runtime.detect_blocking(p).enabled}
     return [{"provider": spec.id, "displayName": spec.display_name, "enabled": spec.id in enabled}
             for spec in runtime.registry]
 

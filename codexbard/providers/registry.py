@@ -92,7 +92,7 @@ def default_registry() -> Registry:
 
 
 @dataclass(frozen=True)
-class AccountPlan:
+class PollTarget:
     """One provider account as configured: what to poll, how often, with which options."""
 
     spec: ProviderSpec
@@ -108,14 +108,14 @@ class AccountPlan:
         return self.spec.id if self.account is None else f"{self.spec.id}:{self.account}"
 
 
-def plan_accounts(settings: Settings, registry: Registry) -> list[AccountPlan]:
+def poll_targets(settings: Settings, registry: Registry) -> list[PollTarget]:
     """Validate provider tables against the registry and list every account to consider."""
     for provider_id in settings.providers:
         if provider_id not in registry:
             raise ConfigError(
                 f"unknown provider 'providers.{provider_id}' (known: {', '.join(registry.ids())})"
             )
-    plans: list[AccountPlan] = []
+    targets: list[PollTarget] = []
     for spec in registry:
         table = settings.providers.get(spec.id) or ProviderConfig()
         where = f"providers.{spec.id}"
@@ -136,7 +136,7 @@ def plan_accounts(settings: Settings, registry: Registry) -> list[AccountPlan]:
             )
             interval = spec.min_interval_seconds
         if table.accounts is None:
-            plans.append(AccountPlan(spec, None, base, table.source, interval, table.enabled))
+            targets.append(PollTarget(spec, None, base, table.source, interval, table.enabled))
             continue
         account_model = spec.account_settings_model()
         if account_model is None:
@@ -151,5 +151,5 @@ def plan_accounts(settings: Settings, registry: Registry) -> list[AccountPlan]:
             options.update(
                 validate_provider_table(account_model, own, f"{where}.accounts[{index}]", spec.id, only_set=True)
             )
-            plans.append(AccountPlan(spec, entry.label, options, table.source, interval, table.enabled))
-    return plans
+            targets.append(PollTarget(spec, entry.label, options, table.source, interval, table.enabled))
+    return targets

@@ -109,7 +109,7 @@ class Jobs:
 
     def add_poll_job(self, account: AccountState, first_run: datetime) -> None:
         """Schedule an account's interval job, first running at `first_run`."""
-        interval = account.plan.interval_seconds
+        interval = account.target.interval_seconds
         self.state.schedule(account.key, first_run)
         self.aps.add_job(
             self._poll_job,
@@ -134,9 +134,9 @@ class Jobs:
         if self.status_poller is None:
             return
         sources = {
-            a.plan.spec.id: a.plan.spec.status
+            a.target.spec.id: a.target.spec.status
             for a in self.state.enabled()
-            if a.plan.spec.status is not None and a.plan.spec.status.kind != "link"
+            if a.target.spec.status is not None and a.target.spec.status.kind != "link"
         }
         if not sources:
             return
@@ -170,15 +170,15 @@ class Jobs:
         now = self.clock.now()
         for account in list(self.state.accounts.values()):
             if account.enabled and in_credential_backoff(account):
-                fingerprint = await self.runtime.credential_fingerprint(account.plan)
+                fingerprint = await self.runtime.credential_fingerprint(account.target)
                 if account.credential_fingerprint is not None and fingerprint != account.credential_fingerprint:
                     log.info("%s: credentials changed; polling now", account.key)
                     self.state.note_credentials(account.key, fingerprint)
                     self.reschedule(account, now)
                 continue
-            if account.enabled or account.plan.enabled_setting is not None:
+            if account.enabled or account.target.enabled_setting is not None:
                 continue
-            detection = await self.runtime.detect(account.plan)
+            detection = await self.runtime.detect(account.target)
             if detection.enabled:
                 first_run = now + timedelta(seconds=1)
                 self.state.enable(account.key, detection, now, first_run=first_run)

@@ -65,7 +65,7 @@ def refresh_blocked(account: AccountState, now: datetime) -> str | None:
     if account.rate_limited_until is not None and now < account.rate_limited_until:
         return "rate limited"
     since_attempt = _seconds_since(account.last_attempt_at, now)
-    floor = account.plan.spec.refresh_floor_seconds
+    floor = account.target.spec.refresh_floor_seconds
     if floor and since_attempt is not None and since_attempt < floor:
         return f"inside the provider's {floor} s floor"
     failing = account.error is not None and policy_for(account.error.kind).backoff == "exponential"
@@ -103,10 +103,10 @@ class AccountPoll:
             return None
         async with self._semaphore:
             started = self.clock.now()
-            outcome = await self.runtime.fetch(account.plan)
+            outcome = await self.runtime.fetch(account.target)
         now = self.clock.now()
         failed_as = None if outcome.snapshot is not None else (outcome.error.kind if outcome.error else "internal")
-        self.stats.record(account.plan.spec.id, account.plan.account, outcome.duration_ms / 1000.0, failed_as)
+        self.stats.record(account.target.spec.id, account.target.account, outcome.duration_ms / 1000.0, failed_as)
         if outcome.snapshot is not None:
             result = self._succeeded(account, outcome, now, manual=manual)
         else:
@@ -117,7 +117,7 @@ class AccountPoll:
     def _succeeded(self, account: AccountState, outcome: FetchOutcome, now: datetime, *,
                    manual: bool) -> PollResult:
         assert outcome.snapshot is not None
-        delay = success_delay(float(account.plan.interval_seconds))
+        delay = success_delay(float(account.target.interval_seconds))
         when = now + timedelta(seconds=delay)
         self.state.succeed(account.key, outcome.snapshot, outcome.source or "", now,
                            attempts=outcome.attempts, next_run_at=when, manual=manual)
@@ -128,12 +128,12 @@ class AccountPoll:
         assert outcome.error is not None
         raised = outcome.error
         error = FetchError.from_exception(raised)
-        plan = account.plan
+        target = account.target
         how = backoff_class(raised)
         # A user-initiated refresh never counts toward the schedule's backoff.
         failures = account.consecutive_failures + (0 if manual else 1)
-        delay = failure_delay(error.kind, plan.interval_seconds, failures, raised.retry_after,
-                              plan.spec.refresh_floor_seconds, backoff=how)
+        delay = failure_delay(error.kind, target.interval_seconds, failures, raised.retry_after,
+                              target.spec.refresh_floor_seconds, backoff=how)
         when = now + timedelta(seconds=delay)
         rate_limited_until = when if how == "rate" else None
         if manual and account.next_run_at is not None:
@@ -141,7 +141,7 @@ class AccountPoll:
             when = max(account.next_run_at, rate_limited_until) if rate_limited_until else account.next_run_at
         fingerprint = None
         if how == "credential":
-            fingerprint = await self.runtime.credential_fingerprint(plan)
+            fingerprint = await self.runtime.credential_fingerprint(target)
         if how == "rate" and raised.retry_after is not None and clamp_retry_after(raised.retry_after) != (
             raised.retry_after
         ):
@@ -157,10 +157,10 @@ class AccountPoll:
         """Write the poll in one transaction; a failing database is logged, never fatal."""
         if self.store is None:
             return
-        plan = account.plan
+        target = account.target
         record = PollRecord(
-            provider=plan.spec.id,
-            account=plan.account,
+            provider=target.spec.id,
+            account=target.account,
             started_at=started,
             finished_at=finished,
             duration_ms=outcome.duration_ms,

@@ -129,7 +129,7 @@ class PollScheduler:
     async def _refresh_blocked(self, account: AccountState, now: datetime) -> bool:
         reason = refresh_blocked(account, now)
         if reason is None and in_credential_backoff(account) and account.credential_fingerprint is not None:
-            fingerprint = await self.runtime.credential_fingerprint(account.plan)
+            fingerprint = await self.runtime.credential_fingerprint(account.target)
             if fingerprint == account.credential_fingerprint:
                 reason = "waiting for its credentials to change"
         if reason is not None:

@@ -32,7 +32,7 @@ def make_daemon(tmp_path: Path, toml: str = "", *, specs: list[Any] | None = Non
                       status=StatusSource(kind="link", url="https://status.gamma.example")),
         ]
     runtime = make_runtime(tmp_path, specs, toml)
-    state = State(AccountState(p, runtime.detect_blocking(p)) for p in runtime.plans)
+    state = State(AccountState(p, runtime.detect_blocking(p)) for p in runtime.targets)
     return Daemon(runtime, None, state)
 
 

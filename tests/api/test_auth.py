@@ -51,7 +51,7 @@ class Ticker:
 def protected_daemon(tmp_path: Path, clock: FixedClock | None = None) -> Daemon:
     runtime = make_runtime(tmp_path, [fake_spec("alpha", ScriptedStrategy([snapshot(40.0)]))], PROTECTED,
                            clock=clock)
-    state = State(AccountState(p, runtime.detect_blocking(p)) for p in runtime.plans)
+    state = State(AccountState(p, runtime.detect_blocking(p)) for p in runtime.targets)
     return Daemon(runtime, None, state)
 
 

@@ -25,7 +25,7 @@ from tests.fakes import ScriptedStrategy, fake_spec, make_runtime, snapshot
 async def _daemon(tmp_path: Path, toml: str = f'[cost]\ntimezone = "{TZ}"\n', *, cost: bool = True) -> Daemon:
     specs = [fake_spec(name, ScriptedStrategy([snapshot(10.0)])) for name in ("codex", "alpha", "claude")]
     runtime = make_runtime(tmp_path, specs, toml, env=cost_env(tmp_path / "logs"), clock=FixedClock(NOW))
-    state = State(AccountState(p, runtime.detect_blocking(p)) for p in runtime.plans)
+    state = State(AccountState(p, runtime.detect_blocking(p)) for p in runtime.targets)
     store = await Store.open(runtime.paths.database, clock=runtime.clock)
     job = None
     if cost:

@@ -40,7 +40,7 @@ async def store_daemon(tmp_path: Path) -> tuple[Daemon, Path]:
     runtime = make_runtime(tmp_path, [fake_spec("alpha", ScriptedStrategy([snapshot(40.0)]))])
     path = tmp_path / "data" / "codexbard.db"
     store = await Store.open(path, clock=FixedClock(NOW))
-    state = State(AccountState(p, runtime.detect_blocking(p)) for p in runtime.plans)
+    state = State(AccountState(p, runtime.detect_blocking(p)) for p in runtime.targets)
     return Daemon(runtime, store, state), path
 
 

@@ -48,7 +48,7 @@ def make_daemon(tmp_path: Path, toml: str = "") -> Daemon:
         fake_spec("delta", ScriptedStrategy([DELTA])),
     ]
     runtime = make_runtime(tmp_path, specs, toml, clock=FixedClock(NOW))
-    state = State(AccountState(p, runtime.detect_blocking(p)) for p in runtime.plans)
+    state = State(AccountState(p, runtime.detect_blocking(p)) for p in runtime.targets)
     return Daemon(runtime, None, state)
 
 

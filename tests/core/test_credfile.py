@@ -493,19 +493,19 @@ async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
 
 
 async def changed(runtime: Runtime, before: str) -> str:
-    (plan,) = runtime.plans_for("tool")
-    after = await runtime.credential_fingerprint(plan)
+    (target,) = runtime.targets_for("tool")
+    after = await runtime.credential_fingerprint(target)
     assert after != before
     return after
 
 
 async def test_fingerprint_sees_a_token_edited_inside_a_tools_file(runtime: Runtime) -> None:
-    (plan,) = runtime.plans_for("tool")
+    (target,) = runtime.targets_for("tool")
     home = Path(os.environ["HOME"])
     auth = write_json(home / ".tool" / "auth.json", {"tokens": {"access_token": "one"}})
-    first = await runtime.credential_fingerprint(plan)
-    assert runtime.watched_files(plan).paths() == (auth,)
-    assert await runtime.credential_fingerprint(plan) == first  # nothing changed: same fingerprint
+    first = await runtime.credential_fingerprint(target)
+    assert runtime.watched_files(target).paths() == (auth,)
+    assert await runtime.credential_fingerprint(target) == first  # nothing changed: same fingerprint
     # The tool refreshes its token in place: availability is still "token found", the file is not.
     await asyncio.sleep(0.02)
     write_json(auth, {"tokens": {"access_token": "two"}})
@@ -521,19 +521,19 @@ async def test_fingerprint_sees_a_token_edited_inside_a_tools_file(runtime: Runt
 
 
 async def test_fingerprint_sees_an_api_key_file_edited_in_place(runtime: Runtime) -> None:
-    (plan,) = runtime.plans_for("tool")
+    (target,) = runtime.targets_for("tool")
     key_file = Path(os.environ["HOME"]) / ".config" / "bigmodel" / "api_key"
     key_file.parent.mkdir(parents=True)
     key_file.write_text("key-one\n")
-    first = await runtime.credential_fingerprint(plan)
+    first = await runtime.credential_fingerprint(target)
     await asyncio.sleep(0.02)
     key_file.write_text("key-two-longer\n")  # availability reason stays "API key from file ..."
     second = await changed(runtime, first)
-    assert await runtime.credential_fingerprint(plan) == second
+    assert await runtime.credential_fingerprint(target) == second
 
 
 async def test_contexts_share_the_credential_service_and_the_accounts_watch(runtime: Runtime) -> None:
-    (plan,) = runtime.plans_for("tool")
-    one, two = runtime.context(plan), runtime.context(plan)
+    (target,) = runtime.targets_for("tool")
+    one, two = runtime.context(target), runtime.context(target)
     assert one.credential_files is two.credential_files is runtime.credential_files
-    assert one.watched_files is two.watched_files is runtime.watched_files(plan)
+    assert one.watched_files is two.watched_files is runtime.watched_files(target)

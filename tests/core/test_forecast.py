@@ -219,7 +219,7 @@ def test_ring_preload_puts_older_samples_first_and_respects_the_cap() -> None:
 async def test_state_feeds_the_ring_and_payload_carries_the_forecast(tmp_path: Path) -> None:
     spec = fake_spec("alpha", ScriptedStrategy([]))
     runtime = make_runtime(tmp_path, [spec], clock=FixedClock(at(60)))
-    state = State(AccountState(p, runtime.detect_blocking(p)) for p in runtime.plans)
+    state = State(AccountState(p, runtime.detect_blocking(p)) for p in runtime.targets)
     daemon = Daemon(runtime, None, state)
     resets = T0 + timedelta(hours=5)
     for minute, used in [(0, 40.0), (30, 50.0), (60, 60.0)]:
@@ -243,7 +243,7 @@ async def test_daemon_preloads_the_ring_from_the_database(tmp_path: Path) -> Non
         await store.save_success("alpha", None, snap, "api", at(minute))
     old = UsageSnapshot(primary=RateWindow(used_percent=1.0))
     await store.save_success("alpha", None, old.model_copy(), "api", at(-26 * 60))  # older than a day
-    state = State(AccountState(p, runtime.detect_blocking(p)) for p in runtime.plans)
+    state = State(AccountState(p, runtime.detect_blocking(p)) for p in runtime.targets)
     assert await preload_recent(store, state, at(61)) == 3
     assert [p.used_percent for p in state.recent.series("alpha", "primary")] == [40.0, 50.0, 60.0]
     await store.close()

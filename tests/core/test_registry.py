@@ -1,4 +1,4 @@
-"""Tests for codexbard.providers.registry: validating `[providers.*]` tables into account plans."""
+"""Tests for codexbard.providers.registry: validating `[providers.*]` tables into poll targets."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from codexbard.config import Settings
 from codexbard.errors import ConfigError, SpecError
 from codexbard.models import UsageSnapshot
 from codexbard.providers.base import Availability, ConfigKey, FetchContext, ProviderSpec, Strategy
-from codexbard.providers.registry import AccountPlan, Registry, default_registry, load_registry, plan_accounts
+from codexbard.providers.registry import PollTarget, Registry, default_registry, load_registry, poll_targets
 
 
 class Api(Strategy):
@@ -69,13 +69,13 @@ def settings(text: str = "") -> Settings:
     return Settings(**tomllib.loads(text))
 
 
-def plans(text: str = "") -> list[AccountPlan]:
-    return plan_accounts(settings(text), registry())
+def targets(text: str = "") -> list[PollTarget]:
+    return poll_targets(settings(text), registry())
 
 
 def error(text: str) -> str:
     with pytest.raises(ConfigError) as info:
-        plans(text)
+        targets(text)
     return str(info.value)
 
 
@@ -93,7 +93,7 @@ def test_registry_basics() -> None:
 
 
 def test_defaults_without_config() -> None:
-    alpha, beta = plans()
+    alpha, beta = targets()
     assert alpha.key == "alpha"
     assert alpha.account is None
     assert alpha.mode == "auto"
@@ -116,7 +116,7 @@ def test_defaults_without_config() -> None:
 
 
 def test_provider_values_are_coerced() -> None:
-    (alpha, _) = plans(
+    (alpha, _) = targets(
         """
 [providers.alpha]
 enabled = true
@@ -140,7 +140,7 @@ max_items = "25"
 
 
 def test_global_default_interval() -> None:
-    _, beta = plans("default_interval_seconds = 120\n")
+    _, beta = targets("default_interval_seconds = 120\n")
     assert beta.interval_seconds == 120
 
 
@@ -180,7 +180,7 @@ def test_source_not_accepted() -> None:
 
 def test_interval_below_minimum_is_raised(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="codexbard.providers.registry")
-    alpha, _ = plans("[providers.alpha]\ninterval_seconds = 60\n")
+    alpha, _ = targets("[providers.alpha]\ninterval_seconds = 60\n")
     assert alpha.interval_seconds == 300
     assert [r.getMessage() for r in caplog.records] == [
         "providers.alpha.interval_seconds = 60 is below the minimum for Alpha; using 300 s"
@@ -189,7 +189,7 @@ def test_interval_below_minimum_is_raised(caplog: pytest.LogCaptureFixture) -> N
 
 def test_global_interval_below_minimum_is_raised(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="codexbard.providers.registry")
-    alpha, beta = plans("default_interval_seconds = 30\n")
+    alpha, beta = targets("default_interval_seconds = 30\n")
     assert alpha.interval_seconds == 600
     assert beta.interval_seconds == 60
     assert "providers.beta.interval_seconds = 30 is below the minimum for Beta; using 60 s" in caplog.text
@@ -198,7 +198,7 @@ def test_global_interval_below_minimum_is_raised(caplog: pytest.LogCaptureFixtur
 def test_accounts() -> None:
     work, personal = [
         p
-        for p in plans(
+        for p in targets(
             """
 [providers.alpha]
 region = "cn"
@@ -255,7 +255,7 @@ def test_bad_label_characters(label: str) -> None:
 
 def test_empty_accounts_list_polls_nothing() -> None:
     data: dict[str, Any] = {"providers": {"alpha": {"accounts": []}}}
-    assert [p.key for p in plan_accounts(Settings(**data), registry())] == ["beta"]
+    assert [p.key for p in poll_targets(Settings(**data), registry())] == ["beta"]
 
 
 

@@ -14,7 +14,7 @@ from codexbard.host.clock import FixedClock
 from codexbard.host.credentials import FileSecretStore, MemorySecretStore
 from codexbard.models import RateWindow, UsageSnapshot
 from codexbard.providers.base import Availability, ConfigKey, EnvVar, FetchContext, ProviderSpec, Strategy
-from codexbard.providers.registry import AccountPlan, Registry
+from codexbard.providers.registry import PollTarget, Registry
 from codexbard.runtime import Detection, Runtime
 from tests.helpers import NOW
 
@@ -104,9 +104,9 @@ async def make(paths: Paths) -> AsyncIterator[Make]:
 LOOKED = "env GAMMA_API_KEY, memory entry gamma:api_key, config providers.gamma.api_key"
 
 
-def only(runtime: Runtime) -> AccountPlan:
-    (plan,) = runtime.plans_for("gamma")
-    return plan
+def only(runtime: Runtime) -> PollTarget:
+    (target,) = runtime.targets_for("gamma")
+    return target
 
 
 def test_not_enabled_without_credentials(make: Make) -> None:
@@ -176,14 +176,14 @@ def test_context_wiring(make: Make) -> None:
         "[upstream_overrides]\n'https://api.gamma.example' = 'http://127.0.0.1:9/g'\n",
         {"GAMMA_API_KEY": "k", "XDG_CONFIG_HOME": "/xdg", "OPENROUTER_API_KEY": "other", "DELTA_TOKEN": "d"},
     )
-    plan = only(runtime)
-    ctx = runtime.context(plan)
+    target = only(runtime)
+    ctx = runtime.context(target)
     assert ctx.provider_id == "gamma"
     assert ctx.account is None
     assert ctx.explicitly_enabled is False
     assert ctx.option("region") == "cn"
     assert ctx.option("missing", "fallback") == "fallback"
-    assert ctx.options is plan.options
+    assert ctx.options is target.options
     assert ctx.http is runtime.http
     assert ctx.clock is runtime.clock
     assert ctx.clock.now() == NOW
@@ -211,7 +211,7 @@ label = "home"
         {"GAMMA_API_KEY": "default-env-key"},
         {"gamma@work:api_key": "work-store-key", "gamma:api_key": "default-store-key"},
     )
-    work, home = runtime.plans_for("gamma")
+    work, home = runtime.targets_for("gamma")
     assert (work.key, home.key) == ("gamma:work", "gamma:home")
     work_ctx = runtime.context(work)
     assert work_ctx.account == "work"
@@ -224,7 +224,7 @@ label = "home"
     assert home_found.secret is not None
     assert home_found.secret.reveal() == "provider-config-key"
     assert home_found.secret.origin == "config providers.gamma.accounts[home].api_key"
-    assert runtime.plans_for("nope") == []
+    assert runtime.targets_for("nope") == []
 
 
 async def test_fetch_runs_the_pipeline(make: Make) -> None:

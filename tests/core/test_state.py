@@ -22,7 +22,7 @@ DOWN = FetchError.of("unavailable", "Alpha is down (HTTP 503)")
 def make_state(tmp_path: Path, available: bool = True) -> State:
     runtime = make_runtime(tmp_path, [fake_spec("alpha", ScriptedStrategy([snapshot(1.0)], available=available)),
                                       fake_spec("beta", ScriptedStrategy([snapshot(2.0)]))])
-    return State(AccountState(p, runtime.detect_blocking(p)) for p in runtime.plans)
+    return State(AccountState(p, runtime.detect_blocking(p)) for p in runtime.targets)
 
 
 def after(event: Event) -> AccountFacts:
@@ -138,11 +138,11 @@ def test_a_disabled_providers_message_gives_its_hint_once(tmp_path: Path) -> Non
 
     runtime = make_runtime(tmp_path, list(default_registry()))
     checked = 0
-    for plan in runtime.plans:
-        spec = plan.spec
+    for target in runtime.targets:
+        spec = target.spec
         if not spec.enable_hint:
             continue
-        message = AccountState(plan, runtime.detect_blocking(plan)).disabled_error().message
+        message = AccountState(target, runtime.detect_blocking(target)).disabled_error().message
         assert message.startswith(f"{spec.display_name} is not enabled (")
         assert message.count(spec.enable_hint) == 1, message
         checked += 1

@@ -21,7 +21,7 @@ from codexbard.providers.base import (
     ProviderSettings,
     ProviderSpec,
 )
-from codexbard.providers.registry import Registry, plan_accounts
+from codexbard.providers.registry import Registry, poll_targets
 
 
 class OmegaSettings(ProviderSettings):
@@ -58,13 +58,13 @@ OMEGA = ProviderSpec(
 )
 
 
-def plans(text: str) -> list[dict[str, object]]:
-    return [p.options for p in plan_accounts(Settings(**tomllib.loads(text)), Registry((OMEGA,)))]
+def targets(text: str) -> list[dict[str, object]]:
+    return [p.options for p in poll_targets(Settings(**tomllib.loads(text)), Registry((OMEGA,)))]
 
 
 def error(text: str) -> str:
     with pytest.raises(ConfigError) as caught:
-        plans(text)
+        targets(text)
     return str(caught.value)
 
 
@@ -104,10 +104,10 @@ def test_config_keys_are_described_from_the_model() -> None:
 
 
 def test_defaults_and_typed_values() -> None:
-    (defaults,) = plans("")
+    (defaults,) = targets("")
     assert {k: defaults[k] for k in ("region", "team_id", "verbose", "max_items")} == {
         "region": "eu", "team_id": None, "verbose": False, "max_items": 10}
-    (options,) = plans("[providers.omega]\nregion = 'us'\nverbose = true\nmax_items = 25\nteam_id = 't'\n")
+    (options,) = targets("[providers.omega]\nregion = 'us'\nverbose = true\nmax_items = 25\nteam_id = 't'\n")
     assert {k: options[k] for k in ("region", "team_id", "verbose", "max_items")} == {
         "region": "us", "team_id": "t", "verbose": True, "max_items": 25}
 
@@ -130,7 +130,7 @@ def test_bad_values_name_the_key_in_one_line(line: str, message: str) -> None:
 
 
 def test_accounts_keep_only_what_they_set_and_secrets_stay_wrapped() -> None:
-    work, home = plans(
+    work, home = targets(
         "[providers.omega]\nregion = 'us'\n"
         "[[providers.omega.accounts]]\nlabel = 'work'\ntoken = 'tok-secret-123'\n"
         "[[providers.omega.accounts]]\nlabel = 'home'\nregion = 'eu'\nhome = '~/.omega'\n"
@@ -150,7 +150,7 @@ def test_a_provider_without_account_settings_refuses_accounts() -> None:
     assert plain.account_settings_model() is None
     data = tomllib.loads("[[providers.plain.accounts]]\nlabel = 'a'\n")
     with pytest.raises(ConfigError) as caught:
-        plan_accounts(Settings(**data), Registry((plain,)))
+        poll_targets(Settings(**data), Registry((plain,)))
     assert str(caught.value) == "providers.plain.accounts: Plain does not support several accounts"
 
 

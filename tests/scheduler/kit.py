@@ -82,7 +82,7 @@ def build(tmp_path: Path, specs: Sequence[ProviderSpec], *, transport: httpx.Asy
     http = HttpClient(clock=clock, transport=transport)
     runtime = Runtime(settings, paths, env, registry=Registry(specs), secret_store=MemorySecretStore(),
                       clock=clock, http=http)
-    state = State(AccountState(p, runtime.detect_blocking(p)) for p in runtime.plans)
+    state = State(AccountState(p, runtime.detect_blocking(p)) for p in runtime.targets)
     return PollScheduler(runtime, state, store), state, clock
 
 

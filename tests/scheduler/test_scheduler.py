@@ -24,7 +24,7 @@ def build(tmp_path: Path, strategies: dict[str, ScriptedStrategy], toml: str = "
           ) -> tuple[PollScheduler, State]:
     specs = [fake_spec(pid, s, **kwargs) for pid, s in strategies.items()]
     runtime = make_runtime(tmp_path, specs, toml)
-    state = State(AccountState(p, runtime.detect_blocking(p)) for p in runtime.plans)
+    state = State(AccountState(p, runtime.detect_blocking(p)) for p in runtime.targets)
     return PollScheduler(runtime, state, None, max_concurrent=runtime.settings.max_concurrent_polls), state
 
 
@@ -148,7 +148,7 @@ async def test_store_failures_do_not_break_polling(tmp_path: Path) -> None:
     strategy = ScriptedStrategy([snapshot(12.0)])
     specs = [fake_spec("alpha", strategy)]
     runtime = make_runtime(tmp_path, specs)
-    state = State(AccountState(p, runtime.detect_blocking(p)) for p in runtime.plans)
+    state = State(AccountState(p, runtime.detect_blocking(p)) for p in runtime.targets)
     store = RecordingStore(fail=True)
     scheduler = PollScheduler(runtime, state, store)
     await scheduler.poll("alpha")
@@ -160,7 +160,7 @@ async def test_store_failures_do_not_break_polling(tmp_path: Path) -> None:
 async def test_poll_log_records_attempts(tmp_path: Path) -> None:
     strategy = ScriptedStrategy([Unavailable("boom (HTTP 500)")])
     runtime = make_runtime(tmp_path, [fake_spec("alpha", strategy)])
-    state = State(AccountState(p, runtime.detect_blocking(p)) for p in runtime.plans)
+    state = State(AccountState(p, runtime.detect_blocking(p)) for p in runtime.targets)
     store = RecordingStore()
     scheduler = PollScheduler(runtime, state, store)
     await scheduler.poll("alpha")
@@ -217,7 +217,7 @@ async def test_status_job_stores_results(tmp_path: Path) -> None:
     runtime = make_runtime(tmp_path, [fake_spec("alpha", ScriptedStrategy([snapshot(1.0)]), status=source),
                                       fake_spec("beta", ScriptedStrategy([snapshot(1.0)]),
                                                 status=StatusSource(kind="link", url="https://l.example"))])
-    state = State(AccountState(p, runtime.detect_blocking(p)) for p in runtime.plans)
+    state = State(AccountState(p, runtime.detect_blocking(p)) for p in runtime.targets)
     store = RecordingStore()
     poller = Poller()
     scheduler = PollScheduler(runtime, state, store, status_poller=poller)

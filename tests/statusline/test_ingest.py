@@ -18,7 +18,7 @@ from codexbard.host.clock import FixedClock
 from codexbard.models import RateWindow, UsageSnapshot
 from codexbard.providers.claude import PROVIDER
 from codexbard.providers.claude.cli import ClaudeCliStrategy
-from codexbard.providers.claude.ingest import choose_plan
+from codexbard.providers.claude.ingest import choose_target
 from codexbard.providers.claude.oauth import ClaudeOAuthStrategy
 from codexbard.providers.claude.web import ClaudeWebStrategy
 from codexbard.state import AccountState, State
@@ -50,7 +50,7 @@ def spec():  # type: ignore[no-untyped-def]
 async def make(tmp_path: Path, toml: str = TOML, with_store: bool = True) -> tuple[Daemon, Store | None]:
     clock = FixedClock(NOW)
     runtime = make_runtime(tmp_path, [spec()], toml, clock=clock)
-    state = State(AccountState(p, runtime.detect_blocking(p)) for p in runtime.plans)
+    state = State(AccountState(p, runtime.detect_blocking(p)) for p in runtime.targets)
     store = await Store.open(tmp_path / "db.sqlite", clock=clock) if with_store else None
     return Daemon(runtime, store, state), store
 
@@ -104,9 +104,9 @@ async def test_account_by_config_dir_and_default(tmp_path: Path) -> None:
     assert response.json()["accepted"] is True
     assert d.state.require("claude:work").source == "statusline"
     home = str(Path.home())
-    plans = [a.plan for a in d.state.accounts.values()]
-    assert choose_plan(plans, None, f"{home}/.claude-personal", home).account == "personal"  # type: ignore[union-attr]
-    assert choose_plan(plans, None, None).account == "personal"  # type: ignore[union-attr]  # no default: the first
+    targets = [a.target for a in d.state.accounts.values()]
+    assert choose_target(targets, None, f"{home}/.claude-personal", home).account == "personal"  # type: ignore[union-attr]
+    assert choose_target(targets, None, None).account == "personal"  # type: ignore[union-attr]  # no default: the first
 
 
 async def test_without_rate_limits_nothing_changes(tmp_path: Path) -> None:
@@ -143,11 +143,11 @@ async def test_token_is_required_when_configured(tmp_path: Path) -> None:
 
 def test_state_ingest_keeps_error_and_backoff() -> None:
     from codexbard.models import FetchError
-    from codexbard.providers.registry import AccountPlan
+    from codexbard.providers.registry import PollTarget
     from codexbard.runtime import Detection
 
-    plan = AccountPlan(spec(), None, {}, "auto", 300, None)
-    state = State([AccountState(plan, Detection(True, False, []))])
+    target = PollTarget(spec(), None, {}, "auto", 300, None)
+    state = State([AccountState(target, Detection(True, False, []))])
     until = NOW + timedelta(minutes=10)
     state.fail("claude", FetchError.of("rate_limited", "429"), NOW, rate_limited_until=until,
                next_run_at=until)

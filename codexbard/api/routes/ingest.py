@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from codexbard.api.context import ApiContext
 from codexbard.api.errors import ClientError, json_response
 from codexbard.api.schemas import CLIENT_ERRORS, ErrorBody
-from codexbard.providers.claude.ingest import MAX_BODY_BYTES, SOURCE, UnknownAccount, choose_plan, ingest
+from codexbard.providers.claude.ingest import MAX_BODY_BYTES, SOURCE, UnknownAccount, choose_target, ingest
 
 log = logging.getLogger(__name__)
 
@@ -70,23 +70,23 @@ def router(ctx: ApiContext) -> APIRouter:
         if not isinstance(payload, dict):
             raise ClientError(400, {"error": "the body must be a JSON object"})
         try:
-            plans = [a.plan for a in ctx.state.accounts.values()]
-            plan = choose_plan(plans, account, config_dir, str(Path.home()))
+            targets = [a.target for a in ctx.state.accounts.values()]
+            target = choose_target(targets, account, config_dir, str(Path.home()))
         except UnknownAccount as exc:
             raise ClientError(400, {"error": str(exc)}) from None
-        if plan is None:
+        if target is None:
             return json_response({"accepted": False, "reason": "Claude is not configured"})
-        state = ctx.state.require(plan.key)
+        state = ctx.state.require(target.key)
         now = ctx.clock.now()
         result = ingest(payload, state.snapshot, now)
         if result.snapshot is None:
             return json_response({"accepted": False, "reason": result.reason})
-        ctx.state.ingest(plan.key, result.snapshot, SOURCE, now)
+        ctx.state.ingest(target.key, result.snapshot, SOURCE, now)
         if ctx.store is not None:
             try:
-                await ctx.store.save_success(plan.spec.id, plan.account, result.snapshot, SOURCE, now)
+                await ctx.store.save_success(target.spec.id, target.account, result.snapshot, SOURCE, now)
             except Exception as exc:  # the database failing never fails the status line
-                log.error("could not write the status-line update of %s: %s", plan.key, exc)
+                log.error("could not write the status-line update of %s: %s", target.key, exc)
         return json_response({"accepted": True, "reason": None})
 
     return api

@@ -29,7 +29,7 @@ def router(ctx: ApiContext) -> APIRouter:
         account: Annotated[str | None, Query(description="account label")] = None,
     ) -> Response:
         accounts = ctx.select(provider, account)
-        keys = [a.plan.key for a in accounts]
+        keys = [a.target.key for a in accounts]
         if not await ctx.finished_before_shutdown(ctx.scheduler.refresh(keys, ctx.settings.refresh_timeout_seconds)):
             return shutting_down()
         return Response(render.payloads_json(ctx.payloads(accounts)).encode(), media_type=JSON_TYPE)

@@ -17,7 +17,7 @@ def status_entries(ctx: ApiContext) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
     for account in ctx.state.enabled():
-        spec = account.plan.spec
+        spec = account.target.spec
         if spec.status is None or spec.id in seen:
             continue
         seen.add(spec.id)

@@ -79,7 +79,7 @@ def router(ctx: ApiContext, cache: UsageCache) -> APIRouter:
         if not accounts:
             raise ClientError(404, {"error": f"no accounts are configured for {provider_id}"})
         if account is not None:
-            accounts = [a for a in accounts if a.plan.account == account]
+            accounts = [a for a in accounts if a.target.account == account]
             if not accounts:
                 raise ClientError(404, {"error": f"unknown account '{account}' for {provider_id}"})
         return json_response(ctx.payloads(accounts[:1])[0].wire())

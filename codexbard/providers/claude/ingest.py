@@ -9,7 +9,7 @@ from datetime import datetime
 
 from codexbard.models import UsageSnapshot
 from codexbard.providers.claude.const import PROVIDER_ID, SOURCE_STATUSLINE
-from codexbard.providers.registry import AccountPlan
+from codexbard.providers.registry import PollTarget
 
 MAX_BODY_BYTES = 64 * 1024
 SOURCE = SOURCE_STATUSLINE
@@ -36,19 +36,19 @@ def _same_dir(configured: object, wanted: str, home: str | None) -> bool:
     return os.path.normpath(text) == os.path.normpath(wanted)
 
 
-def choose_plan(plans: Iterable[AccountPlan], account: str | None, config_dir: str | None,
-                home: str | None = None) -> AccountPlan | None:
+def choose_target(targets: Iterable[PollTarget], account: str | None, config_dir: str | None,
+                home: str | None = None) -> PollTarget | None:
     """The Claude account an ingest updates: by label, else by config dir, else the default (or first) one."""
-    claude = [p for p in plans if p.spec.id == PROVIDER_ID]
+    claude = [p for p in targets if p.spec.id == PROVIDER_ID]
     if account:
-        for plan in claude:
-            if plan.account == account:
-                return plan
+        for target in claude:
+            if target.account == account:
+                return target
         raise UnknownAccount(f"no Claude account '{account}'")
     if config_dir:
-        for plan in claude:
-            if _same_dir(plan.options.get("claude_config_dir"), config_dir, home):
-                return plan
+        for target in claude:
+            if _same_dir(target.options.get("claude_config_dir"), config_dir, home):
+                return target
     default = [p for p in claude if p.account is None]
     if default:
         return default[0]

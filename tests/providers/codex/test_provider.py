@@ -8,7 +8,7 @@ from pathlib import Path
 
 from codexbard.config import Settings
 from codexbard.providers.codex import PROVIDER
-from codexbard.providers.registry import Registry, plan_accounts
+from codexbard.providers.registry import Registry, poll_targets
 from codexbard.providers.runner import run_pipeline
 from tests.helpers import fixture_bytes
 from tests.providers import kit
@@ -133,19 +133,19 @@ async def test_two_accounts_are_polled_separately_with_their_own_home(tmp_path: 
         {"label": "work", "codex_home": str(tmp_path / "codex-work")},
         {"label": "personal", "codex_home": str(tmp_path / "codex-personal")},
     ]}}})
-    plans = plan_accounts(settings, Registry([PROVIDER]))
-    assert [(p.account, p.options["codex_home"]) for p in plans] == [
+    targets = poll_targets(settings, Registry([PROVIDER]))
+    assert [(p.account, p.options["codex_home"]) for p in targets] == [
         ("work", str(tmp_path / "codex-work")), ("personal", str(tmp_path / "codex-personal"))]
-    for plan in plans:
+    for target in targets:
         upstream = kit.FakeUpstream({USAGE_URL: usage_reply()})
-        ctx = context(tmp_path, upstream, account=plan.account, options=plan.options,
+        ctx = context(tmp_path, upstream, account=target.account, options=target.options,
                       env={"CODEX_HOME": str(tmp_path / "ignored-for-named-accounts")})
         outcome = await run_pipeline(PROVIDER, ctx)
         assert outcome.source == "oauth"
         [request] = upstream.requests
-        assert request.headers["Authorization"] == f"Bearer {tokens[plan.account or '']}"
-        assert request.headers["ChatGPT-Account-Id"] == f"acct-{plan.account}"
-        assert ctx.watched_files.paths()[0] == tmp_path / f"codex-{plan.account}" / "auth.json"
+        assert request.headers["Authorization"] == f"Bearer {tokens[target.account or '']}"
+        assert request.headers["ChatGPT-Account-Id"] == f"acct-{target.account}"
+        assert ctx.watched_files.paths()[0] == tmp_path / f"codex-{target.account}" / "auth.json"
 
 
 async def test_each_account_runs_the_cli_with_its_own_codex_home(tmp_path: Path) -> None:
@@ -166,7 +166,7 @@ def test_account_keys_are_validated() -> None:
 
     settings = Settings.model_validate({"providers": {"codex": {"accounts": [{"label": "a", "codex_hom": "x"}]}}})
     with pytest.raises(ConfigError):
-        plan_accounts(settings, Registry([PROVIDER]))
+        poll_targets(settings, Registry([PROVIDER]))
 
 
 def test_registry_import_does_not_load_models_or_the_pty() -> None:

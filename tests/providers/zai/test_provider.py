@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from codexbard.config import Settings
 from codexbard.errors import ConfigError
-from codexbard.providers.registry import Registry, plan_accounts
+from codexbard.providers.registry import Registry, poll_targets
 from codexbard.providers.runner import run_pipeline
 from codexbard.providers.zai import PROVIDER
 from codexbard.providers.zai.api import ZaiApiStrategy
@@ -79,25 +79,25 @@ def test_env_vars_are_declared() -> None:
 
 
 def test_account_api_key_stays_wrapped_and_is_never_echoed() -> None:
-    (plan,) = plans({"zai": {"accounts": [{"label": "a", "api_key": "zk-account-secret"}]}})
-    assert plan.options["api_key"] == SecretStr("zk-account-secret")
-    assert "zk-account-secret" not in repr(plan.options)
+    (target,) = targets({"zai": {"accounts": [{"label": "a", "api_key": "zk-account-secret"}]}})
+    assert target.options["api_key"] == SecretStr("zk-account-secret")
+    assert "zk-account-secret" not in repr(target.options)
     with pytest.raises(ConfigError) as info:
-        plans({"zai": {"accounts": [{"label": "a", "api_key": ["zk-account-secret"]}]}})
+        targets({"zai": {"accounts": [{"label": "a", "api_key": ["zk-account-secret"]}]}})
     assert str(info.value) == "providers.zai.accounts[0].api_key: must be a string"
 
 
-def plans(providers: dict[str, Any]) -> list[Any]:
-    return plan_accounts(Settings(providers=providers), Registry((PROVIDER,)))
+def targets(providers: dict[str, Any]) -> list[Any]:
+    return poll_targets(Settings(providers=providers), Registry((PROVIDER,)))
 
 
 def test_valid_config_is_accepted() -> None:
-    (plan,) = plans({"zai": {"region": "bigmodel-cn", "usage_scope": "team", "organization_id": "o",
+    (target,) = targets({"zai": {"region": "bigmodel-cn", "usage_scope": "team", "organization_id": "o",
                              "project_id": "p"}})
-    assert plan.options["region"] == "bigmodel-cn"
-    assert plan.options["usage_scope"] == "team"
-    assert plan.options["organization_id"] == "o"
-    (default,) = plans({})
+    assert target.options["region"] == "bigmodel-cn"
+    assert target.options["usage_scope"] == "team"
+    assert target.options["organization_id"] == "o"
+    (default,) = targets({})
     assert default.options["region"] == "global"
     assert default.options["usage_scope"] == "personal"
 
@@ -119,12 +119,12 @@ def test_valid_config_is_accepted() -> None:
 )
 def test_invalid_config_stops_startup(table: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError) as info:
-        plans({"zai": table})
+        targets({"zai": table})
     assert str(info.value) == message
 
 
 def test_accounts_are_accepted() -> None:
-    result = plans({"zai": {"accounts": [
+    result = targets({"zai": {"accounts": [
         {"label": "cn-team", "api_key": "k", "region": "bigmodel-cn", "usage_scope": "team",
          "organization_id": "o", "project_id": "p"},
         {"label": "global"},
