@@ -143,6 +143,10 @@ class CostJob:
                 return
             raise
 
+    def _any_root(self) -> bool:
+        """Whether any log root exists (blocking: run in a thread)."""
+        return any(Path(root).is_dir() for root in (*self.roots.codex, *self.roots.claude))
+
     def _downloaded(self) -> dict[str, dict[str, dict[str, Any]]]:
         return self.refresher.prices if self.refresher is not None else {}
 
@@ -158,6 +162,11 @@ class CostJob:
 
     async def _scan_once(self) -> None:
         await self.refresh_prices()
+        if not await asyncio.to_thread(self._any_root):
+            # No Codex or Claude logs on this machine: no worker process (about 50 MB), no database write.
+            # Stored days (from logs deleted since) stay served; the next run looks again.
+            log.debug("cost: no Codex or Claude log directory; nothing to scan")
+            return
         request = ScanRequest(str(self.db_path), self.roots, self.tz, self.clock.now().timestamp(),
                               dict(self.config.pricing), self.config.history_days, STANDARD_QUERIES,
                               self._downloaded())

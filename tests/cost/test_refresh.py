@@ -267,6 +267,7 @@ class Recorder:
 
 
 def _job(tmp_path: Path, http: HttpClient, clock: FixedClock, runner: Recorder, **config: object) -> CostJob:
+    (tmp_path / ".claude" / "projects").mkdir(parents=True, exist_ok=True)  # a log root: the job scans
     return cost_job_for(CostConfig(**config), State([]), clock, db_path=tmp_path / "codexbard.db", env={},
                         home=tmp_path, runner=runner, http=http)
 

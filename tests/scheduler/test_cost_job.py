@@ -46,6 +46,7 @@ class GatedRunner:
 
 def _job(tmp_path: Path, runner: object, state: State | None = None, **config: object) -> CostJob:
     roots = discover_roots(cost_env(tmp_path / "logs"), tmp_path)
+    (tmp_path / "logs" / "claude" / "projects").mkdir(parents=True, exist_ok=True)  # a log root: the job scans
     return CostJob(CostConfig(**config), state or State([]), FixedClock(NOW), db_path=tmp_path / "codexbard.db",
                    roots=roots, tz=TZ, runner=runner)  # type: ignore[arg-type]
 
@@ -240,3 +241,12 @@ async def test_stopping_during_a_scan_is_quiet(tmp_path: Path, caplog: pytest.Lo
         await scheduled  # returns: an abandoned scan is not an error of the job
     assert runner.closed and job.last_error is None and job.scans == 0
     assert "cost scan failed" not in caplog.text
+
+
+async def test_no_log_directory_means_no_scan_and_no_worker(tmp_path: Path) -> None:
+    runner = GatedRunner([])
+    roots = discover_roots(cost_env(tmp_path / "nowhere"), tmp_path)
+    job = CostJob(CostConfig(), State([]), FixedClock(NOW), db_path=tmp_path / "codexbard.db", roots=roots, tz=TZ,
+                  runner=runner)  # type: ignore[arg-type]
+    await job.run()
+    assert runner.calls == 0
