@@ -29,7 +29,6 @@ import orjson
 from codexbard.cost.pricing import Pricing, Provider
 from codexbard.cost.report import MAX_DAYS, Period, cost_report
 from codexbard.cost.roots import CostRoots
-from codexbard.cost.scanner import CostScanner
 from codexbard.cost.state import CostStateError, ScanState
 from codexbard.cost.timeutil import TimeZoneError, zone
 from codexbard.errors import ConfigError, StoreError
@@ -234,6 +233,8 @@ class PersistentScan:
         self.db_path = Path(db_path)
         self.roots = roots
         self.scope, self.roots_json = scope_of(roots)
+        from codexbard.cost.scanner import CostScanner  # the scanner (and its process pool) only where scans run
+
         self.scanner = CostScanner(roots, tz, clock=clock)
         self._clock = clock
         self._state: ScanState | None = None

@@ -17,22 +17,23 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import logging
-import multiprocessing
 import os
 import signal
 import sys
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from codexbard.cost.pricing import Pricing
 from codexbard.cost.roots import CostRoots
 from codexbard.cost.service import PersistentScan, cost_summaries, render_query
 from codexbard.cost.state import ScanState
 from codexbard.cost.timeutil import zone
+
+if TYPE_CHECKING:  # multiprocessing is imported when the worker starts, not by every daemon
+    from multiprocessing.connection import Connection
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +160,8 @@ class ProcessScanRunner:
         return int(process.pid) if process is not None and process.is_alive() else None
 
     def _start(self) -> Connection:
+        import multiprocessing
+
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
         process = context.Process(target=worker_main, args=(child, os.getpid()), name="codexbard-cost", daemon=True)
