@@ -94,3 +94,17 @@ def used_percent(used: object, limit: object) -> float | None:
     if used_value is None or limit_value is None or limit_value <= 0:
         return None
     return percent(used_value * 100.0 / limit_value)
+
+
+def slug(text: str) -> str:
+    """Lower-case, every run of non-alphanumerics turned into one `-`, trimmed of `-` (the reference's slug)."""
+    out: list[str] = []
+    dash = False
+    for char in text.lower():
+        if char.isalnum():
+            out.append(char)
+            dash = False
+        elif not dash:
+            out.append("-")
+            dash = True
+    return "".join(out).strip("-")

@@ -173,3 +173,12 @@ def test_percent(value: float, expected: float) -> None:
 )
 def test_used_percent(used: object, limit: object, expected: float | None) -> None:
     assert used_percent(used, limit) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Claude Opus 4", "claude-opus-4"), ("  GPT-5.2 (codex)  ", "gpt-5-2-codex"), ("--", ""), ("Ünïcode Ok", "ünïcode-ok"),
+])
+def test_slug(text: str, expected: str) -> None:
+    from codexbard.providers.coerce import slug
+
+    assert slug(text) == expected

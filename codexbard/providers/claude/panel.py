@@ -31,7 +31,7 @@ from codexbard.providers.claude.const import (
     WEEKLY_LABEL,
     WEEKLY_MINUTES,
 )
-from codexbard.providers.coerce import percent
+from codexbard.providers.coerce import percent, slug
 
 SESSION_TEXT: Final = "Current session"
 WEEKLY_TEXT: Final = "Current week (all models)"
@@ -654,19 +654,6 @@ def _scoped(lines: list[str]) -> list[_Scoped]:
     return found
 
 
-def _slug(text: str) -> str:
-    out: list[str] = []
-    dash = False
-    for char in text.lower():
-        if char.isalnum():
-            out.append(char)
-            dash = False
-        elif not dash:
-            out.append("-")
-            dash = True
-    return "".join(out).strip("-")
-
-
 def parse_panel(
     usage_text: str, status_text: str | None = None, *, now: datetime | None = None, tz: tzinfo | None = None
 ) -> UsageSnapshot:
@@ -726,7 +713,7 @@ def parse_panel(
             continue
         reset = item.reset or weekly_reset
         extra.append(NamedWindow(
-            id=SCOPED_WINDOW_PREFIX + _slug(item.model),
+            id=SCOPED_WINDOW_PREFIX + slug(item.model),
             title=item.model if key.endswith("only") else f"{item.model} only",
             window=WindowValue(
                 used_percent=percent(100.0 - item.left),

@@ -72,7 +72,7 @@ from codexbard.providers.claude.models import (
     RawWindow,
 )
 from codexbard.providers.claude.panel import parse_panel, parse_reset_text
-from codexbard.providers.coerce import number, percent
+from codexbard.providers.coerce import number, percent, slug
 
 __all__ = [
     "OAuthCredentials",
@@ -111,18 +111,6 @@ _WORDS = re.compile(r"[^\W_]+")
 # --- Small shared rules ------------------------------------------------------------------------------------------
 
 
-def slug(text: str) -> str:
-    """Lower-case, every run of non-alphanumerics turned into one `-`, trimmed of `-` (the reference's slug)."""
-    out: list[str] = []
-    dash = False
-    for char in text.lower():
-        if char.isalnum():
-            out.append(char)
-            dash = False
-        elif not dash:
-            out.append("-")
-            dash = True
-    return "".join(out).strip("-")
 
 
 def format_reset(when: datetime, tz: tzinfo | None = None) -> str:

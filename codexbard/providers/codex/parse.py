@@ -86,7 +86,7 @@ from codexbard.providers.codex.models import (
     WhamUsage,
     WhamWindow,
 )
-from codexbard.providers.coerce import number, percent
+from codexbard.providers.coerce import number, percent, slug
 
 LaneRole = Literal["session", "weekly", "unknown"]
 RefreshFailure = Literal["expired", "reused", "revoked", "invalid"]
@@ -283,19 +283,6 @@ def _rate_window(value: WindowValue | None, lane: Literal["primary", "secondary"
     return RateWindow(**value.model_dump(), label=window_label(value.window_minutes, lane))
 
 
-def _slug(text: str) -> str:
-    out: list[str] = []
-    dash = False
-    for char in text.lower():
-        if char.isalnum():
-            out.append(char)
-            dash = False
-        elif not dash:
-            out.append("-")
-            dash = True
-    return "".join(out).strip("-")
-
-
 def _is_spark(entry: AdditionalRateLimit) -> bool:
     return any(SPARK_MARKER in (name or "").lower() for name in (entry.limit_name, entry.metered_feature))
 
@@ -335,9 +322,9 @@ def extra_windows(
         source = entry.metered_feature or entry.limit_name
         if window is None or source is None:
             continue
-        slug = _slug(source)
-        if slug:
-            emit(EXTRA_ID_PREFIX + slug, entry.limit_name or entry.metered_feature or EXTRA_DEFAULT_TITLE, window)
+        ident = slug(source)
+        if ident:
+            emit(EXTRA_ID_PREFIX + ident, entry.limit_name or entry.metered_feature or EXTRA_DEFAULT_TITLE, window)
     return out
 
 
