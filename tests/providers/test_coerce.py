@@ -176,7 +176,8 @@ def test_used_percent(used: object, limit: object, expected: float | None) -> No
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("Claude Opus 4", "claude-opus-4"), ("  GPT-5.2 (codex)  ", "gpt-5-2-codex"), ("--", ""), ("Ünïcode Ok", "ünïcode-ok"),
+    ("Claude Opus 4", "claude-opus-4"), ("  GPT-5.2 (codex)  ", "gpt-5-2-codex"), ("--", ""),
+    ("Ünïcode Ok", "ünïcode-ok"),
 ])
 def test_slug(text: str, expected: str) -> None:
     from codexbard.providers.coerce import slug
