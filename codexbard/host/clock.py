@@ -6,13 +6,17 @@ relative text ("resets in 2h 13m"). Each form is parsed here and nowhere else.
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 import re
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta, tzinfo
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # Numbers at or above this are epoch milliseconds (the Kimi K2 sheet counts exactly 1e12 as ms).
 EPOCH_MS_THRESHOLD: Final = 1_000_000_000_000
@@ -223,3 +227,56 @@ def parse_timestamp(value: object) -> datetime | None:
             return parse_iso(text)
         return from_epoch_auto(number)
     return None
+
+
+
+# --- the local time zone ---------------------------------------------------------------------------------
+
+SYSTEM_LOCALTIME: Final = Path("/etc/localtime")
+
+
+def _zone_key(name: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
+def _zone_file(path: Path) -> tzinfo | None:
+    """A zone from a TZif file: by its key when the path lies in a zoneinfo tree, else read from the file."""
+    try:
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    parts = target.parts
+    if "zoneinfo" in parts:
+        key = "/".join(parts[len(parts) - parts[::-1].index("zoneinfo"):])
+        zone = _zone_key(key) if key else None
+        if zone is not None:
+            return zone
+    try:
+        with target.open("rb") as handle:
+            return ZoneInfo.from_file(handle, key=target.name)
+    except (OSError, ValueError):
+        return None
+
+
+@functools.lru_cache(maxsize=16)
+def _resolve(tz: str | None, localtime: Path) -> tzinfo:
+    if tz is not None:
+        name = tz.strip().removeprefix(":")
+        if not name:
+            return UTC
+        if name.startswith("/"):
+            return _zone_file(Path(name)) or UTC
+        return _zone_key(name) or UTC
+    return _zone_file(localtime) or UTC
+
+
+def local_zone(env: Mapping[str, str] | None = None, *, localtime: Path = SYSTEM_LOCALTIME) -> tzinfo:
+    """The zone `TZ` names (a zone key or a TZif path), else the system zone of `localtime`, else UTC.
+
+    The one place the user's zone is decided (the renderers, the CLI and providers' reset texts use it); zones
+    come from the system database or the `tzdata` package, and a `TZ` naming no zone gives UTC."""
+    environment = os.environ if env is None else env
+    return _resolve(environment.get("TZ"), localtime)

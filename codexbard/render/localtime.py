@@ -7,62 +7,12 @@ names no zone falls back to UTC, as the C library does; nothing here raises on b
 
 from __future__ import annotations
 
-import functools
-import os
-from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta, tzinfo
-from pathlib import Path
-from typing import Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime, timedelta, tzinfo
 
+from codexbard.host.clock import local_zone
 from codexbard.pace import format_duration
 
-SYSTEM_LOCALTIME: Final = Path("/etc/localtime")
-
-
-def _zone_key(name: str) -> ZoneInfo | None:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        return None
-
-
-def _zone_file(path: Path) -> tzinfo | None:
-    """A zone from a TZif file: by its key when the path lies in a zoneinfo tree, else read from the file."""
-    try:
-        target = path.resolve(strict=True)
-    except (OSError, RuntimeError):
-        return None
-    parts = target.parts
-    if "zoneinfo" in parts:
-        key = "/".join(parts[len(parts) - parts[::-1].index("zoneinfo"):])
-        zone = _zone_key(key) if key else None
-        if zone is not None:
-            return zone
-    try:
-        with target.open("rb") as handle:
-            return ZoneInfo.from_file(handle, key=target.name)
-    except (OSError, ValueError):
-        return None
-
-
-@functools.lru_cache(maxsize=16)
-def _resolve(tz: str | None, localtime: Path) -> tzinfo:
-    if tz is not None:
-        name = tz.strip().removeprefix(":")
-        if not name:
-            return UTC
-        if name.startswith("/"):
-            return _zone_file(Path(name)) or UTC
-        return _zone_key(name) or UTC
-    return _zone_file(localtime) or UTC
-
-
-def local_zone(env: Mapping[str, str] | None = None, *, localtime: Path = SYSTEM_LOCALTIME) -> tzinfo:
-    """The zone `TZ` names (a zone key or a TZif path), else the system zone of `localtime`, else UTC."""
-    environment = os.environ if env is None else env
-    return _resolve(environment.get("TZ"), localtime)
-
+__all__ = ["countdown", "local_zone", "reset_short", "reset_stamp", "zone_label"]
 
 def zone_label(when: datetime) -> str:
     """The zone abbreviation of an aware time (`CET`, `UTC`), or its offset when the zone has none."""

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from codexbard.errors import AuthRequired, CliMissing, NotConfigured, ProviderError, RateLimited, Timeout
+from codexbard.host.clock import local_zone
 from codexbard.host.credentials import write_private
 from codexbard.providers.base import Availability, FetchContext, Strategy, StrategyKind
 from codexbard.providers.claude import paths
@@ -320,7 +321,7 @@ class ClaudeCliStrategy(Strategy):
         finally:
             await _close(session)
             await asyncio.to_thread(forget_probe_sessions, paths.config_root(ctx), folder)
-        return parse_panel(usage_text, status_text, now=ctx.clock.now())
+        return parse_panel(usage_text, status_text, now=ctx.clock.now(), tz=local_zone(ctx.env))
 
     def should_fall_back(self, error: ProviderError) -> bool:
         """Every CLI failure may go on to the web step (which runs only when a session cookie is set)."""

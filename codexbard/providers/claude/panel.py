@@ -11,7 +11,6 @@ gives a snapshot without windows (the sheet's "limits unavailable").
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -469,25 +468,6 @@ _MONTH_DAY: Final = tuple(re.compile(rf"^{_MON}\s(?P<d>\d{{1,2}}),?\s{time}$") f
 _TIME_ONLY: Final = tuple(re.compile(rf"^{time}$") for time in (_HM, _H_AMPM))
 
 
-def local_zone() -> tzinfo:
-    """The local time zone as an IANA zone when it can be named (TZ, /etc/localtime), else a fixed offset."""
-    candidates = [os.environ.get("TZ", "").lstrip(":")]
-    try:
-        target = os.readlink("/etc/localtime")
-        if "zoneinfo/" in target:
-            candidates.append(target.split("zoneinfo/", 1)[1])
-    except OSError:
-        pass
-    for name in candidates:
-        if name:
-            try:
-                return ZoneInfo(name)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
-    fallback = datetime.now(UTC).astimezone().tzinfo
-    return fallback if fallback is not None else UTC
-
-
 def _zone(name: str) -> tzinfo | None:
     try:
         return ZoneInfo(name.strip())
@@ -581,7 +561,7 @@ def parse_reset_text(
     if normalized is None:
         return None
     raw, named = normalized
-    zone = named or tz or local_zone()
+    zone = named or tz or UTC  # callers pass the user's zone (host.clock.local_zone of the context's env)
     local_now = now.astimezone(zone)
     for pattern in _WITH_YEAR:
         match = pattern.match(raw)

@@ -158,17 +158,11 @@ def config_table(text: str) -> dict[str, Any]:
         return {}
 
 
-def local_zone(ctx: FetchContext) -> tzinfo | None:
-    """The zone for reset descriptions: `$TZ` when it names a known zone, else the system's (None)."""
-    name = (ctx.env.get("TZ") or "").strip().lstrip(":")
-    if not name:
-        return None
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+def local_zone(ctx: FetchContext) -> tzinfo:
+    """The zone for reset descriptions: the user's zone as the context's env gives it (host.clock.local_zone)."""
+    from codexbard.host.clock import local_zone as user_zone
 
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
+    return user_zone(ctx.env)
 
 
 def known_email(read: AuthRead) -> str | None:
