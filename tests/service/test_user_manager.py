@@ -22,6 +22,10 @@ mkdir -p /run/systemd/system /run/user/0 && chmod 700 /run/user/0
 export XDG_RUNTIME_DIR=/run/user/0 HOME="$1"
 mkdir -p "$HOME/.config/systemd/user"
 cp "$2" "$HOME/.config/systemd/user/codexbard.service"
+if [ "$4" = yes ]; then  # the program under test lives in /tmp, which PrivateTmp hides from the service
+    mkdir -p "$HOME/.config/systemd/user/codexbard.service.d"
+    printf '[Service]\nPrivateTmp=no\n' > "$HOME/.config/systemd/user/codexbard.service.d/tmp.conf"
+fi
 /lib/systemd/systemd --user >/dev/null 2>&1 &
 manager=$!
 for _ in $(seq 50); do systemctl --user is-system-running >/dev/null 2>&1 && break; sleep 0.1; done
@@ -46,8 +50,11 @@ def test_the_unit_runs_under_a_user_manager(tmp_path: Path) -> None:
     unit = tmp_path / "codexbard.service"
     unit.write_text(render_unit(systemd_command([str(entry), "serve", "--port", str(port)])))
     home = tmp_path / "home"
+    # A checkout under /tmp (as a CI clone may be) is invisible behind PrivateTmp; a real install is not there.
+    in_tmp = "yes" if str(entry.resolve()).startswith(("/tmp/", "/var/tmp/")) else "no"
     result = subprocess.run(["timeout", "60", "unshare", "-m", "--propagation", "private", "bash", "-c", SCRIPT,
-                             "sdtest", str(home), str(unit), str(port)], capture_output=True, text=True, timeout=90)
+                             "sdtest", str(home), str(unit), str(port), in_tmp],
+                            capture_output=True, text=True, timeout=90)
     facts = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
     assert facts["state"] == "active", result.stdout + result.stderr
     assert facts["status"] == f"serving on 127.0.0.1:{port}"
