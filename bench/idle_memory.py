@@ -88,7 +88,8 @@ def main() -> None:
             "PATH": os.environ.get("PATH", ""), "HOME": str(home), "CODEXBARD_CONFIG": str(config),
             "CODEXBARD_PORT": str(port), **keys, "CODEXBARD_UPSTREAM_OVERRIDES": json.dumps(overrides),
         }
-        proc = subprocess.Popen([args.python, "-m", "codexbard", "serve"], env=env,
+        # cwd outside the checkout: `-m codexbard` must load the install under test, not ./codexbard
+        proc = subprocess.Popen([args.python, "-m", "codexbard", "serve"], env=env, cwd=tmp,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             time.sleep(3)

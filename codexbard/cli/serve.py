@@ -34,6 +34,9 @@ def add_codexbar_serve_flags(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """Run the daemon until SIGTERM/SIGINT; the process exit code."""
+    from codexbard.host.lean import trim_imports
+
+    trim_imports()
     from codexbard.serve import ServeOptions, run_serve
 
     options = ServeOptions(refresh_interval=args.refresh_interval, request_timeout=args.request_timeout,

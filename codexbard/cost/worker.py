@@ -15,7 +15,6 @@ twice a second), so a daemon killed with SIGKILL leaves no scanner behind.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
 import os
 import signal
@@ -109,6 +108,8 @@ def _die_with_parent() -> None:
     """On Linux, have the kernel kill this process when its parent dies (the watchdog thread covers the rest)."""
     if not sys.platform.startswith("linux"):
         return
+    import ctypes  # only in the worker process: the daemon itself never needs it
+
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)

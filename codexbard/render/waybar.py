@@ -10,7 +10,6 @@ newline. Reset times are absolute local times, not countdowns, so a line changes
 
 from __future__ import annotations
 
-import html
 import json
 from datetime import datetime, tzinfo
 from typing import Final, Literal
@@ -33,8 +32,12 @@ NOTHING_ENABLED: Final = "no provider is enabled; run `codexbard providers` to s
 NO_DATA_TEXT: Final = "AI –"
 
 
+# Pango markup's three special characters (the `html` module would pull in its 2,000-entry entity table).
+_PANGO_ESCAPES: Final = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
 def _escape(value: str) -> str:
-    return html.escape(value, quote=False)
+    return value.translate(_PANGO_ESCAPES)
 
 
 def _meter_line(meter: Meter, now: datetime, zone: tzinfo) -> str:
