@@ -33,7 +33,7 @@ class _LazyUvicorn(types.ModuleType):
             raise AttributeError(name)  # probes such as __all__ or __wrapped__ need no full import
         spec = self.__spec__
         assert spec is not None and spec.loader is not None
-        self.__class__ = types.ModuleType  # from here on an ordinary, fully initialised module
+        self.__class__ = types.ModuleType  # type: ignore[assignment]  # an ordinary, fully initialised module now
         spec.loader.exec_module(self)
         return getattr(self, name)
 
