@@ -4,11 +4,13 @@ Uses the setup of bench/usage_throughput.py: a fake upstream for 20 payloads, `c
 subprocess, a bare FastAPI + uvicorn route serving the /usage bytes, and `wrk` (or the asyncio client).
 
 1. /metrics and /usage on codexbard against the bare route (50 keep-alive connections), median of rounds.
-2. Without and then with 200 SSE clients connected (each reading every frame): the wall time of
-   `POST /refresh` polling all 20 accounts, /usage p99 under load, the daemon's RSS, and how many frames
-   the clients received.
+2. Rounds alternating without and with 200 SSE clients connected (each reading every frame): in each,
+   `wrk` loads /usage while, 1 s in, `POST /refresh` polls all 20 accounts (so the events fan out during
+   the measurement); the refresh's wall time, /usage p99, the daemon's RSS growth when the clients
+   connect, and how many frames they received. Medians over the rounds.
 
-    python bench/events_metrics.py [--seconds 5] [--rounds 3] [--clients 200] [--python .venv/bin/python]
+    python bench/events_metrics.py [--seconds 5] [--rounds 3] [--sse-rounds 6] [--clients 200]
+                                   [--python .venv/bin/python]
 """
 
 from __future__ import annotations
@@ -104,6 +106,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--sse-rounds", type=int, default=6, help="alternating without/with rounds")
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--loop", default="auto")
     args = parser.parse_args()
@@ -140,34 +143,47 @@ def main() -> None:
                 rps = statistics.median(values)
                 print(f"  {name:20} {rps:9.0f} req/s  ratio {rps / base:4.2f}x")
 
-            print(f"\n2. polls and /usage with and without {args.clients} SSE clients")
-            results: dict[str, tuple[float, float, int]] = {}
-            clients: SseClients | None = None
-            for phase in ("without", "with"):
-                if phase == "with":
-                    rss_before = rss_kib(daemon.proc.pid)
-                    clients = SseClients(daemon.port, args.clients)
-                    clients.start()
-                    time.sleep(1)
-                    rss_after = rss_kib(daemon.proc.pid)
-                walls, p99s = [], []
-                for _ in range(args.rounds):
-                    time.sleep(10.5)  # past the refresh debounce
-                    walls.append(refresh_wall(daemon.port))
-                    p99s.append(load(daemon.port, "/usage", 50, args.seconds, False).p99_ms)
-                results[phase] = (statistics.median(walls), statistics.median(p99s), rss_kib(daemon.proc.pid))
-            assert clients is not None
-            frames, connected = clients.frames, clients.connected
-            clients.stop()
-            (w0, p0, _), (w1, p1, rss_end) = results["without"], results["with"]
+            print(f"\n2. polls and /usage with and without {args.clients} SSE clients "
+                  f"({args.sse_rounds} alternating rounds; each: /usage under load for {args.seconds:g} s "
+                  f"with POST /refresh polling all 20 accounts 1 s in)")
+            walls: dict[str, list[float]] = {"without": [], "with": []}
+            p99s: dict[str, list[float]] = {"without": [], "with": []}
+            rss_growth: list[float] = []
+            frames = connected = 0
+            last_refresh = time.monotonic()
+            for round_no in range(args.sse_rounds):
+                # alternate the order so drift (caches, page cache, other load) falls on both phases alike
+                order = ("without", "with") if round_no % 2 == 0 else ("with", "without")
+                for phase in order:
+                    clients: SseClients | None = None
+                    if phase == "with":
+                        rss_before = rss_kib(daemon.proc.pid)
+                        clients = SseClients(daemon.port, args.clients)
+                        clients.start()
+                        time.sleep(1)
+                        rss_growth.append((rss_kib(daemon.proc.pid) - rss_before) / 1024)
+                    time.sleep(max(0.0, last_refresh + 10.5 - time.monotonic()))  # past the refresh debounce
+                    timer = threading.Timer(1.0, lambda wall=walls[phase]: wall.append(refresh_wall(daemon.port)))
+                    timer.start()
+                    p99s[phase].append(load(daemon.port, "/usage", 50, args.seconds, False).p99_ms)
+                    timer.join()
+                    last_refresh = time.monotonic()
+                    if clients is not None:
+                        time.sleep(0.5)  # the last frames of the poll
+                        frames, connected = clients.frames, clients.connected
+                        clients.stop()
+            w0, w1 = statistics.median(walls["without"]), statistics.median(walls["with"])
+            p0, p1 = statistics.median(p99s["without"]), statistics.median(p99s["with"])
+            print("  /usage p99 per round (ms): without " + " ".join(f"{v:.1f}" for v in p99s["without"])
+                  + "; with " + " ".join(f"{v:.1f}" for v in p99s["with"]))
             print(f"  poll wall (POST /refresh, 20 accounts): {w0 * 1000:7.1f} ms without, {w1 * 1000:7.1f} ms with"
-                  f"  ({w1 / w0:4.2f}x)")
-            print(f"  /usage p99 (50 connections):           {p0:7.2f} ms without, {p1:7.2f} ms with"
-                  f"  ({p1 / p0:4.2f}x)")
-            print(f"  RSS: {rss_before / 1024:.1f} MiB before the clients, {rss_after / 1024:.1f} MiB with "
-                  f"{connected} connected (+{(rss_after - rss_before) / 1024:.1f} MiB), "
-                  f"{rss_end / 1024:.1f} MiB after the polls")
-            print(f"  frames the clients received: {frames} ({frames / max(1, connected):.0f} per client)")
+                  f"  ({w1 / w0:4.2f}x), medians")
+            print(f"  /usage p99 (50 connections, polls running): {p0:7.2f} ms without, {p1:7.2f} ms with"
+                  f"  ({p1 / p0:4.2f}x), medians")
+            print(f"  RSS growth with {connected} clients connected: "
+                  f"{statistics.median(rss_growth):.1f} MiB (median); daemon now {rss_kib(daemon.proc.pid) / 1024:.1f}"
+                  f" MiB")
+            print(f"  frames the last round's clients received: {frames} ({frames / max(1, connected):.0f} each)")
         finally:
             bare.terminate()
             bare.wait(10)
