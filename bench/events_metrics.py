@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import http.client
+import os
 import shutil
 import statistics
 import subprocess
@@ -38,6 +39,12 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
+
+
+def pin(pid: int, cpus: set[int]) -> None:
+    """Pin every thread of a process to `cpus` (threads it starts later inherit the mask)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        os.sched_setaffinity(int(task.name), cpus)
 
 
 def refresh_wall(port: int) -> float:
@@ -109,6 +116,8 @@ def main() -> None:
     parser.add_argument("--sse-rounds", type=int, default=6, help="alternating without/with rounds")
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--loop", default="auto")
+    parser.add_argument("--no-pin", dest="pin", action="store_false",
+                        help="do not give the servers CPU 0 and the load generator (wrk, the SSE clients) the others")
     args = parser.parse_args()
     load = run_wrk if shutil.which("wrk") else run_python
     print(f"client: {'wrk' if load is run_wrk else 'python'}; {args.rounds} rounds of {args.seconds:g} s")
@@ -117,6 +126,12 @@ def main() -> None:
         daemon.start()
         daemon.wait_for_data()
         assert daemon.proc is not None
+        cpus = sorted(os.sched_getaffinity(0))
+        pinned = args.pin and len(cpus) >= 2
+        if pinned:  # the server and its clients no longer steal each other's core: p99 measures the server
+            pin(daemon.proc.pid, {cpus[0]})
+            pin(os.getpid(), set(cpus[1:]))  # this process, its threads, and wrk (started later)
+            print(f"servers pinned to CPU {cpus[0]}, load generators to CPUs {cpus[1:]}")
         usage_file = Path(tmp, "usage.json")
         usage_file.write_bytes(get(daemon.port, "/usage"))
         health_file = Path(tmp, "health.json")
@@ -129,6 +144,8 @@ def main() -> None:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_port(bare_port)
+            if pinned:
+                pin(bare.pid, {cpus[0]})
             print("\n1. 50 keep-alive connections")
             targets = {"bare /usage": (bare_port, "/usage"), "codexbard /metrics": (daemon.port, "/metrics"),
                        "codexbard /usage": (daemon.port, "/usage")}

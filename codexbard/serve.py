@@ -227,7 +227,7 @@ class _Server(uvicorn.Server):
 def build_server(daemon: Daemon, sock: socket.socket, limits: Limits | None = None) -> _Server:
     """The HTTP server for one daemon; the app's lifespan starts and stops the daemon."""
     stopping = asyncio.Event()
-    app = DaemonApp(daemon, stopping=stopping, stop_timeout=4.0)
+    app = DaemonApp(daemon, stopping=stopping, stop_timeout=4.0, freeze_heap=True)
     limits = limits or connection_limits()
     config = uvicorn.Config(
         app,

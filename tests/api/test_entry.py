@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,62 @@ async def test_other_routes_load_the_router_once_and_are_served(daemon: Daemon) 
     assert second.status_code == 200 and [s["provider"] for s in second.json()] == ["alpha"]
     assert one.json()["provider"] == "alpha"
     assert missing.status_code == 404 and missing.json() == {"error": "Not Found"}
+
+
+async def test_the_router_is_built_off_the_event_loop(daemon: Daemon, monkeypatch: pytest.MonkeyPatch) -> None:
+    builders: list[str] = []
+    original = DaemonApp._build_router
+
+    def recording(self: DaemonApp) -> Any:
+        builders.append(threading.current_thread().name)
+        return original(self)
+
+    monkeypatch.setattr(DaemonApp, "_build_router", recording)
+    app = DaemonApp(daemon)
+    async with client(app) as c:
+        response = await c.get("/providers")
+    assert response.status_code == 200
+    assert len(builders) == 1 and builders[0] != threading.current_thread().name
+
+
+async def test_the_real_server_freezes_its_long_lived_heap_after_startup_and_the_router_build(
+    daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frozen: list[str] = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append("router" if app.router_loaded else "startup"))
+    sent: list[dict[str, Any]] = []
+    messages = [{"type": "lifespan.startup"}]
+    shutdown = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop(0)
+        await shutdown.wait()
+        return {"type": "lifespan.shutdown"}
+
+    started = asyncio.Event()
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        started.set()
+
+    app = DaemonApp(daemon, freeze_heap=True)
+    lifespan = asyncio.create_task(app({"type": "lifespan"}, receive, send))
+    await asyncio.wait_for(started.wait(), 10)
+    assert frozen == ["startup"]
+    async with client(app) as c:
+        await c.get("/usage")
+        assert frozen == ["startup"]  # hot routes build nothing
+        await c.get("/providers")
+    shutdown.set()
+    await lifespan
+    assert frozen == ["startup", "router"]
+    assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    plain: list[str] = []
+    monkeypatch.setattr(gc, "freeze", lambda: plain.append("frozen"))
+    async with client(DaemonApp(daemon)) as c:
+        await c.get("/providers")
+    assert plain == []  # tests and embedders build DaemonApp without freezing their heap
 
 
 async def test_the_guard_stands_before_the_router(daemon: Daemon) -> None:
