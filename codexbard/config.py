@@ -1,7 +1,8 @@
 """Settings: the TOML file, `CODEXBARD_*` env vars and defaults (API.md, "Config").
 
 Env vars win over the file, the file over defaults. Any invalid key or value is a `ConfigError` whose
-message names the key and the problem in one line; `serve` prints it and exits 2.
+message names the key and the problem in one line; `serve` prints it and exits 2. The variables are read
+by `env_settings` (the rules pydantic-settings had, without importing it: it cost 1.5 MB resident).
 """
 
 from __future__ import annotations
@@ -12,21 +13,17 @@ import os
 import re
 import sys
 import tomllib
-from collections.abc import Mapping
-from contextvars import ContextVar
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Mapping, Sequence, Set
+from dataclasses import dataclass, is_dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, get_args, get_origin
+from types import NoneType, UnionType
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Union, get_args, get_origin
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    EnvSettingsSource,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    SettingsError,
-)
+from pydantic.fields import FieldInfo
+from pydantic.types import Secret
 
 from codexbard.errors import ConfigError
 from codexbard.host.files import HomeFiles
@@ -54,23 +51,6 @@ def _no_bool(value: Any) -> Any:
 IntervalSeconds = Annotated[int, BeforeValidator(_no_bool), Field(gt=0, le=MAX_INTERVAL_SECONDS)]
 Price = Annotated[float, BeforeValidator(_no_bool), Field(ge=0, le=MAX_PRICE_PER_MILLION, allow_inf_nan=False)]
 Percent = Annotated[float, BeforeValidator(_no_bool), Field(ge=0, le=100, allow_inf_nan=False)]
-
-# The environment `load_settings` was given; read instead of os.environ so callers (and tests) decide.
-_ENVIRONMENT: ContextVar[Mapping[str, str] | None] = ContextVar("codexbard_environment", default=None)
-
-
-class _MappingEnvSource(EnvSettingsSource):
-    """pydantic-settings' env source over an explicit mapping instead of os.environ."""
-
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        env = _ENVIRONMENT.get()
-        if env is None:
-            return super()._load_env_vars()
-        for name, value in env.items():
-            if name.upper().startswith("CODEXBARD_") and value is not None and len(value) > MAX_CONFIG_BYTES:
-                raise ConfigError(f"environment ({name.upper()}): longer than {MAX_CONFIG_BYTES} bytes; refused")
-        return {k.lower(): v for k, v in env.items() if v != "" or not self.env_ignore_empty}
-
 
 class _Table(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -168,15 +148,11 @@ class ProviderConfig(BaseModel):
         return out
 
 
-class Settings(BaseSettings):
-    """Everything configurable."""
+class Settings(BaseModel):
+    """Everything configurable; `load_settings` fills it from the file and the `CODEXBARD_*` variables."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="CODEXBARD_",
-        env_nested_delimiter="__",
-        extra="forbid",
-        case_sensitive=False,
-    )
+    # validate_default: defaults go through the same validators as given values (as under pydantic-settings).
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
     host: str = "127.0.0.1"
     port: Annotated[int, BeforeValidator(_no_bool), Field(ge=1, le=65535)] = 8765
@@ -196,18 +172,6 @@ class Settings(BaseSettings):
     cost: CostConfig = Field(default_factory=CostConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Env vars over the TOML file (passed as init values) over defaults."""
-        return (_MappingEnvSource(settings_cls), init_settings)
-
     @field_validator("upstream_overrides")
     @classmethod
     def _overrides(cls, value: dict[str, str]) -> dict[str, str]:
@@ -216,6 +180,237 @@ class Settings(BaseSettings):
                 if not re.match(r"^https?://[^\s/]+", item):
                     raise ValueError(f"'{redact_url(item)}' is not an http(s) URL")
         return value
+
+
+# The `CODEXBARD_*` variables, read the way pydantic-settings 2.x read them for this model (env_prefix
+# "CODEXBARD_", env_nested_delimiter "__", case-insensitive names, empty values kept), without importing it.
+ENV_PREFIX: Final = "CODEXBARD_"
+_NESTING: Final = "__"
+
+
+class _BadVariable(ConfigError):
+    """A `CODEXBARD_*` variable refused before validation: too long, or not JSON where JSON is expected."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"environment ({name.upper()}): {reason}")
+        self.name = name.upper()
+
+
+def _subclass(candidate: Any, classes: type | tuple[type, ...]) -> bool:
+    return isinstance(candidate, type) and issubclass(candidate, classes)
+
+
+def _is_union(annotation: Any) -> bool:
+    return get_origin(annotation) in (Union, UnionType)
+
+
+def _is_model(annotation: Any) -> bool:
+    return _subclass(annotation, BaseModel) and annotation is not BaseModel
+
+
+def _complex_class(annotation: Any) -> bool:
+    if _subclass(annotation, (str, bytes)):
+        return False
+    collections = (BaseModel, Mapping, Sequence, Set, tuple, set, frozenset, deque)
+    return _subclass(annotation, collections) or (isinstance(annotation, type) and is_dataclass(annotation))
+
+
+def _is_complex(annotation: Any) -> bool:
+    """Whether a variable for this type holds JSON: a model, mapping, sequence or set (never text or a secret)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _is_complex(get_args(annotation)[0])
+    if _subclass(origin, Secret):
+        return False
+    return (_complex_class(annotation) or _complex_class(origin) or hasattr(origin, "__pydantic_core_schema__")
+            or hasattr(origin, "__get_pydantic_core_schema__"))
+
+
+def _union_is_complex(annotation: Any) -> bool:
+    """Whether any member of a union (looking through Annotated and nested unions) is complex."""
+    for member in get_args(annotation):
+        while get_origin(member) is Annotated:
+            member = get_args(member)[0]
+        if _is_complex(member) or (_is_union(member) and _union_is_complex(member)):
+            return True
+    return False
+
+
+def _json_mode(field: FieldInfo) -> tuple[bool, bool]:
+    """(whether a variable for this field is JSON, whether a value that is not JSON is kept as text)."""
+    if _is_complex(field.annotation):
+        return True, False
+    if _is_union(field.annotation) and _union_is_complex(field.annotation):
+        return True, True
+    return False, False
+
+
+def _member(node: Any, key: str) -> Any:
+    """What `key` names inside `node` (a field or a type): a dict's value type, a model's field, else None."""
+    if not node:
+        return None
+    annotation: Any = node.annotation if isinstance(node, FieldInfo) else node
+    if _subclass(get_origin(annotation), dict):
+        args = get_args(annotation)
+        return args[-1] if args else None
+    for argument in get_args(annotation):
+        found = _member(argument, key)
+        if found:
+            return found
+    if _is_model(annotation):
+        for name, field in annotation.model_fields.items():
+            if name.lower() == key.lower():
+                return field
+    return None
+
+
+def _decode(name: str, value: str) -> Any:
+    """JSON of one variable; ValueError when it is not JSON, `_BadVariable` when it nests too deeply."""
+    try:
+        return json.loads(value)
+    except RecursionError:
+        raise _BadVariable(name, "nested too deeply for this setting") from None
+
+
+def _nested_value(name: str, target: Any, value: str, under_dict: bool) -> Any:
+    """A `CODEXBARD_<field>__<key>...` value: JSON-decoded when its target is complex, else the text."""
+    if not value or not (target or under_dict):
+        return value
+    if isinstance(target, FieldInfo):
+        wanted, keep_text = _json_mode(target)
+    elif target:  # a bare type (a dict's value type): JSON when complex; a union takes only an array or object
+        wanted, keep_text = _is_complex(target), True
+        if not wanted and _is_union(target) and _union_is_complex(target):
+            try:
+                decoded = _decode(name, value)
+            except ValueError:
+                return value
+            return decoded if isinstance(decoded, list | dict) else value
+    else:  # a key the model does not declare, inside a dict field
+        wanted, keep_text = True, True
+    if not wanted:
+        return value
+    try:
+        return _decode(name, value)
+    except ValueError:
+        if keep_text:
+            return value
+        raise _BadVariable(name, "not valid JSON for this setting") from None
+
+
+def _nested(field_name: str, field: FieldInfo, variables: Mapping[str, str]) -> dict[str, Any]:
+    """The `CODEXBARD_<field>__a__b=v` variables of one field as {"a": {"b": v}} (names lower-cased)."""
+    prefix = f"{ENV_PREFIX.lower()}{field_name}{_NESTING}"
+    under_dict = field.annotation is dict or _subclass(get_origin(field.annotation), dict)
+    result: dict[str, Any] = {}
+    for name, value in variables.items():
+        if not name.startswith(prefix):
+            continue
+        *keys, last = name[len(prefix):].split(_NESTING)
+        node: Any = result
+        target: Any = field
+        for key in keys:
+            target = _member(target, key)
+            if isinstance(node, dict):
+                node = node.setdefault(key, {})
+        target = _member(target, last)
+        parsed = _nested_value(name, target, value, under_dict)
+        if isinstance(node, dict):
+            node[last] = parsed
+    return result
+
+
+def _model_of(annotation: Any) -> Any:
+    """The model class behind `Model`, `Model | None` or `Annotated[Model, ...]`, else None."""
+    if _is_union(annotation):
+        args = get_args(annotation)
+        if len(args) == 2 and NoneType in args:
+            annotation = next(arg for arg in args if arg is not NoneType)
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    return annotation if _is_model(annotation) else None
+
+
+def _field_names(annotation: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """Keys of a model-typed value renamed to the model's field names regardless of case (nested models too)."""
+    model = _model_of(annotation)
+    if model is None:
+        return values
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        name = next((n for n in model.model_fields if n.lower() == str(key).lower()), None)
+        if name is None:
+            out[key] = value
+            continue
+        sub = model.model_fields[name].annotation
+        out[name] = _field_names(sub, value) if isinstance(value, dict) and _model_of(sub) is not None else value
+    return out
+
+
+def merge_settings(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """`over` deep-merged onto `base`: tables merge key by key, anything else in `over` replaces."""
+    merged = dict(base)
+    for key, value in over.items():
+        current = merged.get(key)
+        if isinstance(current, dict) and isinstance(value, dict):
+            merged[key] = merge_settings(current, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def env_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """The `CODEXBARD_*` variables of `env` as nested settings data (unknown names ignored).
+
+    `CODEXBARD_<field>` sets a field, case-insensitively; a dict, list or model field takes JSON and also
+    `CODEXBARD_<field>__<key>__...` paths, whose leaf is JSON-decoded only where its target is complex.
+    A variable over MAX_CONFIG_BYTES, or not JSON where JSON is required, is a ConfigError naming it.
+    """
+    for name, text in env.items():
+        if name.upper().startswith(ENV_PREFIX) and text is not None and len(text) > MAX_CONFIG_BYTES:
+            raise _BadVariable(name, f"longer than {MAX_CONFIG_BYTES} bytes; refused")
+    prefix = ENV_PREFIX.lower()
+    variables = {k.lower(): v for k, v in env.items() if v is not None and k.lower().startswith(prefix)}
+    if not variables:
+        return {}
+    values: dict[str, Any] = {}
+    for field_name, field in Settings.model_fields.items():
+        name = prefix + field_name
+        raw = variables.get(name)
+        wanted, keep_text = _json_mode(field)
+        value: Any = raw
+        if wanted and raw is None:
+            value = _nested(field_name, field, variables) or None
+        elif wanted and raw is not None:
+            try:
+                value = _decode(name, raw)
+            except ValueError:
+                if not keep_text:
+                    raise _BadVariable(name, "not valid JSON for this setting") from None
+            if isinstance(value, dict):
+                value = merge_settings(value, _nested(field_name, field, variables))
+        if value is None:
+            continue
+        values[field_name] = _field_names(field.annotation, value) if isinstance(value, dict) else value
+    return values
+
+
+def _file_keys(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The file's top-level keys matched to field names regardless of case (the first spelling wins)."""
+    fields = {name.lower(): name for name in Settings.model_fields}
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = fields.get(key.lower())
+        if name is None:
+            out[key] = value
+        elif name not in out:
+            out[name] = value
+    return out
+
+
+def build_settings(data: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
+    """Validate file data with the `CODEXBARD_*` variables of `env` merged over it (env wins)."""
+    return Settings.model_validate(merge_settings(_file_keys(data), env_settings(env)))
 
 
 @dataclass(frozen=True)
@@ -390,49 +585,20 @@ def parse_config_text(text: str, origin: str, registry: Registry | None = None) 
     """Validate config file text on its own (no environment variables), as `config set` must."""
     if len(text.encode("utf-8")) > MAX_CONFIG_BYTES:
         raise ConfigError(f"{origin}: the config file would be larger than {MAX_CONFIG_BYTES} bytes")
-    data = _parse_toml(text, origin)
-    token = _ENVIRONMENT.set({})
-    try:
-        settings = Settings(**data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation(exc, origin, data)) from None
-    except RecursionError:
-        raise ConfigError(f"{origin}: values nested too deeply") from None
-    finally:
-        _ENVIRONMENT.reset(token)
+    data = _file_keys(_parse_toml(text, origin))
+    settings = _settings(data, {}, origin)
     if registry is not None:
         check_intervals(settings, registry, origin, data)
     return settings
 
 
 def _settings(data: Mapping[str, Any], env: Mapping[str, str], origin: str) -> Settings:
-    token = _ENVIRONMENT.set(env)
     try:
-        return Settings(**data)
+        return build_settings(data, env)
     except ValidationError as exc:
         raise ConfigError(format_validation(exc, origin, data)) from None
-    except SettingsError as exc:  # a CODEXBARD_* variable that is not valid JSON where JSON is expected
-        match = re.search(r'field "(\w+)"', str(exc))
-        name = f"CODEXBARD_{match.group(1).upper()}" if match else "a CODEXBARD_* variable"
-        reason = "nested too deeply" if isinstance(exc.__cause__, RecursionError) else "not valid JSON"
-        raise ConfigError(f"environment ({name}): {reason} for this setting") from None
     except RecursionError:
-        raise ConfigError(f"environment ({_deep_variable(env)}): nested too deeply for this setting") from None
-    finally:
-        _ENVIRONMENT.reset(token)
-
-
-def _deep_variable(env: Mapping[str, str]) -> str:
-    """The CODEXBARD_* variable whose JSON value nests too deeply to parse."""
-    for name, value in env.items():
-        if name.upper().startswith("CODEXBARD_") and value.lstrip()[:1] in ("[", "{"):
-            try:
-                json.loads(value)
-            except RecursionError:
-                return name.upper()
-            except ValueError:
-                continue
-    return "a CODEXBARD_* variable"
+        raise ConfigError(f"{origin}: values nested too deeply") from None
 
 
 def _paths(settings: Settings, env: Mapping[str, str], file_path: Path) -> Paths:
@@ -448,7 +614,7 @@ def load_settings(
     With a registry, intervals are also checked against each provider's minimum (`check_intervals`).
     """
     file_path = path or config_path(env)
-    data = read_config_file(file_path)
+    data = _file_keys(read_config_file(file_path))
     settings = _settings(data, env, str(file_path))
     if registry is not None:
         check_intervals(settings, registry, str(file_path), data)
@@ -517,33 +683,25 @@ def load_settings_tolerant(
     except ConfigError as exc:
         problems.append(str(exc))
         data = {}
+    data = _file_keys(data)
     environment = dict(env)
     settings: Settings | None = None
-    for _ in range(64):  # each round drops at least one bad key
-        token = _ENVIRONMENT.set(environment)
+    for _ in range(64):  # each round drops at least one bad key or variable
         try:
-            settings = Settings(**data)
+            settings = build_settings(data, environment)
             break
         except ValidationError as exc:
             problems.extend(_format_item(item, str(file_path), data) for item in exc.errors())
             if not _drop(exc, data, environment):
                 break
-        except (SettingsError, ConfigError, RecursionError) as exc:
-            try:
-                _settings(data, environment, str(file_path))
-            except ConfigError as again:
-                problems.append(str(again))
-            else:  # pragma: no cover - the same input failed a moment ago
-                problems.append(str(exc))
-            environment = {k: v for k, v in environment.items() if not k.upper().startswith("CODEXBARD_")}
-        finally:
-            _ENVIRONMENT.reset(token)
+        except _BadVariable as exc:
+            problems.append(str(exc))
+            environment = {k: v for k, v in environment.items() if k.upper() != exc.name}
+        except RecursionError:
+            problems.append(f"{file_path}: values nested too deeply")
+            break
     if settings is None:
-        token = _ENVIRONMENT.set({})
-        try:
-            settings = Settings()
-        finally:
-            _ENVIRONMENT.reset(token)
+        settings = Settings()
     if registry is not None:
         settings = _drop_bad_providers(settings, registry, str(file_path), data, problems)
     return LoadedConfig(settings, _paths(settings, env, file_path), problems)

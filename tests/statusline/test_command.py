@@ -158,7 +158,7 @@ def test_main_dispatches_the_feed_without_the_parser(clean_env: Path, monkeypatc
 def test_feed_imports_no_framework(clean_env: Path) -> None:
     code = ("import sys, io; sys.stdin = io.TextIOWrapper(io.BytesIO(b'{}'))\n"
             "from codexbard.cli import main\nmain(['statusline'])\n"
-            "heavy = [m for m in ('fastapi', 'pydantic', 'pydantic_settings', 'httpx', 'asyncio', 'argparse',"
+            "heavy = [m for m in ('fastapi', 'pydantic', 'httpx', 'asyncio', 'argparse',"
             " 'codexbard.config', 'codexbard.providers.registry') if m in sys.modules]\n"
             "print(heavy, file=sys.stderr)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
