@@ -163,6 +163,8 @@ def main() -> None:
             print(f"\n2. polls and /usage with and without {args.clients} SSE clients "
                   f"({args.sse_rounds} alternating rounds; each: /usage under load for {args.seconds:g} s "
                   f"with POST /refresh polling all 20 accounts 1 s in)")
+            get(daemon.port, "/providers")  # warm-up: the router (built on the first non-hot request) and a poll
+            refresh_wall(daemon.port)
             walls: dict[str, list[float]] = {"without": [], "with": []}
             p99s: dict[str, list[float]] = {"without": [], "with": []}
             rss_growth: list[float] = []
