@@ -8,6 +8,8 @@ subprocess, a bare FastAPI + uvicorn route serving the /usage bytes, and `wrk` (
    `wrk` loads /usage while, 1 s in, `POST /refresh` polls all 20 accounts (so the events fan out during
    the measurement); the refresh's wall time, /usage p99, the daemon's RSS growth when the clients
    connect, and how many frames they received. Medians over the rounds.
+3. The daemon's CPU time for one refresh with no other load, without and with the clients: the fan-out's cost
+   without the noise of a saturated server (p99 under `wrk` swings between rounds of either kind).
 
     python bench/events_metrics.py [--seconds 5] [--rounds 3] [--sse-rounds 6] [--clients 200]
                                    [--python .venv/bin/python]
@@ -45,6 +47,12 @@ def pin(pid: int, cpus: set[int]) -> None:
     """Pin every thread of a process to `cpus` (threads it starts later inherit the mask)."""
     for task in Path(f"/proc/{pid}/task").iterdir():
         os.sched_setaffinity(int(task.name), cpus)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def refresh_wall(port: int) -> float:
@@ -113,7 +121,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--clients", type=int, default=200)
-    parser.add_argument("--sse-rounds", type=int, default=6, help="alternating without/with rounds")
+    parser.add_argument("--sse-rounds", type=int, default=10, help="alternating without/with rounds")
+    parser.add_argument("--cpu-rounds", type=int, default=4, help="rounds of the CPU-per-refresh figure")
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--loop", default="auto")
     parser.add_argument("--no-pin", dest="pin", action="store_false",
@@ -203,6 +212,26 @@ def main() -> None:
                   f"{statistics.median(rss_growth):.1f} MiB (median); daemon now {rss_kib(daemon.proc.pid) / 1024:.1f}"
                   f" MiB")
             print(f"  frames the last round's clients received: {frames} ({frames / max(1, connected):.0f} each)")
+
+            print(f"\n3. the daemon's CPU time for one POST /refresh (20 accounts), no other load, "
+                  f"{args.cpu_rounds} alternating rounds")
+            cpu: dict[str, list[float]] = {"without": [], "with": []}
+            for round_no in range(args.cpu_rounds):
+                for phase in ("without", "with") if round_no % 2 == 0 else ("with", "without"):
+                    clients = SseClients(daemon.port, args.clients) if phase == "with" else None
+                    if clients is not None:
+                        clients.start()
+                    time.sleep(max(0.0, last_refresh + 10.5 - time.monotonic()))
+                    before = cpu_seconds(daemon.proc.pid)
+                    refresh_wall(daemon.port)
+                    time.sleep(0.5)  # the frames of the last batch
+                    cpu[phase].append(cpu_seconds(daemon.proc.pid) - before)
+                    last_refresh = time.monotonic()
+                    if clients is not None:
+                        clients.stop()
+            c0, c1 = statistics.median(cpu["without"]), statistics.median(cpu["with"])
+            print(f"  CPU per refresh: {c0 * 1000:.0f} ms without, {c1 * 1000:.0f} ms with {args.clients} clients "
+                  f"(medians; samples {[round(v, 2) for v in cpu['without']]} / {[round(v, 2) for v in cpu['with']]})")
         finally:
             bare.terminate()
             bare.wait(10)

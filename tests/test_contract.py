@@ -6,8 +6,10 @@ keys), so a new provider is checked without being named here.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import re
+import sys
 import tomllib
 from pathlib import Path
 
@@ -183,10 +185,31 @@ def test_runtime_dependencies_are_declared() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     names = {re.split(r"[<>=\[ ]", d, maxsplit=1)[0].lower() for d in project["dependencies"]}
     assert {"fastapi", "uvicorn", "httpx", "apscheduler", "aiosqlite", "keyring", "browser-cookie3",
-            "pydantic", "tzdata"} <= names
+            "pydantic", "tzdata", "sniffio"} <= names
     assert "pydantic-settings" not in names  # codexbard.config reads CODEXBARD_* variables itself
     assert project["requires-python"] == ">=3.11"
     assert project["scripts"]["codexbard"] == "codexbard.cli:main"
+
+
+def test_httpcore_finds_sniffio_instead_of_searching_for_it_on_every_request() -> None:
+    import httpcore._synchronization as sync
+
+    async def library() -> str:
+        return sync.current_async_library()
+
+    assert asyncio.run(library()) == "asyncio"  # the first call may import it
+    misses: list[str] = []
+
+    class Recorder:
+        def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+            misses.append(name)
+
+    sys.meta_path.insert(0, Recorder())  # type: ignore[arg-type]
+    try:
+        assert asyncio.run(library()) == "asyncio"
+    finally:
+        sys.meta_path.pop(0)
+    assert misses == []  # an imported module is found in sys.modules, never searched for
 
 
 def test_backoff_never_exceeds_an_hour_for_transient_errors() -> None:
