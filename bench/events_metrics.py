@@ -208,14 +208,15 @@ def main() -> None:
                   f"  ({w1 / w0:4.2f}x), medians")
             print(f"  /usage p99 (50 connections, polls running): {p0:7.2f} ms without, {p1:7.2f} ms with"
                   f"  ({p1 / p0:4.2f}x), medians")
-            print(f"  RSS growth with {connected} clients connected: "
-                  f"{statistics.median(rss_growth):.1f} MiB (median); daemon now {rss_kib(daemon.proc.pid) / 1024:.1f}"
-                  f" MiB")
+            print(f"  RSS growth when {connected} clients connect: {rss_growth[0]:.1f} MiB the first time, "
+                  f"{statistics.median(rss_growth[1:] or rss_growth):.1f} MiB later (median: memory is reused); "
+                  f"daemon now {rss_kib(daemon.proc.pid) / 1024:.1f} MiB")
             print(f"  frames the last round's clients received: {frames} ({frames / max(1, connected):.0f} each)")
 
             print(f"\n3. the daemon's CPU time for one POST /refresh (20 accounts), no other load, "
                   f"{args.cpu_rounds} alternating rounds")
             cpu: dict[str, list[float]] = {"without": [], "with": []}
+            quiet_walls: dict[str, list[float]] = {"without": [], "with": []}
             for round_no in range(args.cpu_rounds):
                 for phase in ("without", "with") if round_no % 2 == 0 else ("with", "without"):
                     clients = SseClients(daemon.port, args.clients) if phase == "with" else None
@@ -223,7 +224,7 @@ def main() -> None:
                         clients.start()
                     time.sleep(max(0.0, last_refresh + 10.5 - time.monotonic()))
                     before = cpu_seconds(daemon.proc.pid)
-                    refresh_wall(daemon.port)
+                    quiet_walls[phase].append(refresh_wall(daemon.port))
                     time.sleep(0.5)  # the frames of the last batch
                     cpu[phase].append(cpu_seconds(daemon.proc.pid) - before)
                     last_refresh = time.monotonic()
@@ -232,6 +233,9 @@ def main() -> None:
             c0, c1 = statistics.median(cpu["without"]), statistics.median(cpu["with"])
             print(f"  CPU per refresh: {c0 * 1000:.0f} ms without, {c1 * 1000:.0f} ms with {args.clients} clients "
                   f"(medians; samples {[round(v, 2) for v in cpu['without']]} / {[round(v, 2) for v in cpu['with']]})")
+            q0, q1 = statistics.median(quiet_walls["without"]), statistics.median(quiet_walls["with"])
+            print(f"  poll wall (POST /refresh, 20 accounts), no other load: {q0 * 1000:.0f} ms without, "
+                  f"{q1 * 1000:.0f} ms with ({q1 / q0:4.2f}x), medians")
         finally:
             bare.terminate()
             bare.wait(10)
