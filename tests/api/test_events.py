@@ -10,11 +10,13 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 
+from codexbard.api import sse as sse_module
 from codexbard.api.entry import DaemonApp
 from codexbard.api.fast import context_of
 from codexbard.api.routes import events as events_route
@@ -256,6 +258,31 @@ async def test_falling_behind_the_ring_resyncs_with_the_current_state(daemon: Da
     assert stream.clients == 1
     await chunks.aclose()
     assert stream.clients == 0
+    await stream.aclose()
+
+
+async def test_the_current_state_is_rendered_once_for_clients_connecting_together(
+    daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = context_of(daemon)
+    stream = EventStream(ctx)
+    renders: list[int] = []
+    original = sse_module._payload_json
+
+    def counting(context: Any, keys: list[str]) -> list[str]:
+        renders.append(len(keys))
+        return original(context, keys)
+
+    monkeypatch.setattr(sse_module, "_payload_json", counting)
+    monkeypatch.setattr(ctx.clock, "monotonic", lambda: 1000.25)
+    first, second = stream.current(), stream.current()
+    assert first == second and renders == [2]
+    daemon.state.succeed("alpha", snapshot(42.0), "api", NOW)  # a new state version renders again
+    changed = stream.current()
+    assert renders == [2, 2] and json.loads(parse(changed)[0].data or "")["usage"]["primary"]["usedPercent"] == 42.0
+    monkeypatch.setattr(ctx.clock, "monotonic", lambda: 1001.0)  # and so does the next second (ages, countdowns)
+    stream.current()
+    assert renders == [2, 2, 2]
     await stream.aclose()
 
 
