@@ -2,9 +2,9 @@
 
 What runs:
 - `bench/gen_corpus.py` writes a Codex + Claude log tree of `--size-mb` (or `--corpus` names one);
-- `codexbard serve` with `[cost] interval_seconds = 10` and CODEX_HOME / CLAUDE_CONFIG_DIR pointing at a directory
-  that does not exist yet: its start-up scan finds nothing. Once the daemon is warm, the corpus is renamed into
-  place, so the next scan is a cold scan of the whole corpus, in a daemon that is otherwise idle;
+- `codexbard serve` with `[cost] interval_seconds = 10` and CODEX_HOME / CLAUDE_CONFIG_DIR pointing at log roots
+  where only an empty `claude/projects` exists: its start-up scan finds nothing. Once the daemon is warm, the
+  corpus is renamed into place, so the next scan is a cold scan of the whole corpus, in a daemon otherwise idle;
 - a paced client on one keep-alive connection (`--rate` requests/s, as a status bar or a dashboard polls) sends
   `/usage` throughout; each request is classed "during the scan" when the worker process used CPU between the
   requests before and after it (from /proc), else "idle" - the same run, the same machine load;
@@ -138,6 +138,19 @@ def paced(serve: Serve, path: str, rate: float, seconds: float) -> list[float]:
     return out
 
 
+def put_corpus(staged: Path, logs: Path) -> None:
+    """Move the corpus into the daemon's log roots (two renames; the empty `claude/projects` is replaced)."""
+    (staged / "codex").rename(logs / "codex")
+    (staged / "claude" / "projects").rename(logs / "claude" / "projects")
+
+
+def take_corpus(logs: Path, staged: Path) -> None:
+    """Move the corpus back out, leaving the empty `claude/projects` the next daemon starts with."""
+    (logs / "codex").rename(staged / "codex")
+    (logs / "claude" / "projects").rename(staged / "claude" / "projects")
+    (logs / "claude" / "projects").mkdir()
+
+
 def during_and_idle(serve: Serve, staged: Path, logs: Path, rate: float) -> tuple[list[float], list[float], float]:
     """/usage latencies while the worker burns CPU (the cold scan) and while it does not; and the scan's length."""
     samples: list[tuple[float, int, int]] = []  # latency, worker CPU before, after
@@ -147,7 +160,7 @@ def during_and_idle(serve: Serve, staged: Path, logs: Path, rate: float) -> tupl
     while True:
         now = time.monotonic()
         if not moved and now - started > 1.0:
-            staged.rename(logs)  # the next scan (within 10 s) reads the whole corpus
+            put_corpus(staged, logs)  # the next scan (within 10 s) reads the whole corpus
             moved = True
         if next_at > now:
             time.sleep(next_at - now)
@@ -225,6 +238,9 @@ def main(argv: list[str] | None = None) -> int:
             subprocess.run([args.python, str(ROOT / "bench" / "gen_corpus.py"), str(staged), "--size-mb",
                             str(args.size_mb)], check=True, stdout=subprocess.DEVNULL)
         result["corpus_mb"] = round(sum(p.stat().st_size for p in staged.rglob("*.jsonl")) / 1e6, 1)
+        # The daemon starts on an empty Claude log root (a user with no logs yet): its cost worker runs and
+        # scans nothing; with no root at all the job would not start a worker, and nothing would be published.
+        (logs / "claude" / "projects").mkdir(parents=True)
 
         serve = Serve(args.python, logs, work / "home1")
         started.append(serve)
@@ -242,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         result["cost_cached_period_all"] = summary(paced(serve, "/cost?period=all", args.rate, 2.0))
         result["cost_body_bytes"] = len(serve.get("/cost")[1])
         serve.stop()
-        logs.rename(staged)
+        take_corpus(logs, staged)
 
         if shutil.which("wrk"):
             serve = Serve(args.python, logs, work / "home2")
@@ -250,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             serve.start()
             wait_scanned(serve, nonempty=False)
             result["wrk_usage_idle"] = run_wrk(serve.port, "/usage", 3)
-            staged.rename(logs)
+            put_corpus(staged, logs)
             while serve.worker_cpu() == (cpu := serve.worker_cpu()) or not cpu:
                 time.sleep(0.01)
             result["wrk_usage_during_cold_scan"] = run_wrk(serve.port, "/usage", max(1.0, scan_seconds * 0.6))
