@@ -255,10 +255,12 @@ class PersistentScan:
                 snapshot = snapshot_of(state)
                 full = self._generation == 0 or bool(changed) or _signature(state) != before
                 try:
+                    # Nothing new (the common case, every few minutes): only the scan time is written; the stored
+                    # state and aggregate (megabytes for a large corpus) are still right.
                     self._generation = cost_store.save(
                         conn, self.scope, self.roots_json, self._generation,
                         orjson.dumps(state.to_json()) if full else None,
-                        aggregate_bytes(snapshot), state.last_scan_epoch, self._clock(),
+                        aggregate_bytes(snapshot) if full else None, state.last_scan_epoch, self._clock(),
                     )
                 except cost_store.CostConflict:
                     log.info("cost scan state changed under us (another codexbard saved a scan); scanning again")

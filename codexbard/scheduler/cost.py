@@ -108,6 +108,8 @@ class CostJob:
             if stored is None:
                 return
             snapshot = snapshot_from_bytes(stored.aggregate)
+            if stored.scanned_at is not None:  # a scan that found nothing new updates only this column
+                snapshot.last_scan_epoch = float(stored.scanned_at)
         except Exception as exc:  # a damaged row must not stop the daemon
             log.warning("the stored cost aggregate cannot be read (%s); waiting for the first scan", exc)
             return

@@ -87,14 +87,16 @@ def save(
     roots: str,
     expected: int,
     state: bytes | None,
-    aggregate: bytes,
+    aggregate: bytes | None,
     scanned_at: float | None,
     saved_at: float,
 ) -> int:
     """Write a scan in one transaction if the stored generation is still `expected`; return the new generation.
 
-    `state=None` writes only the aggregate and the scan time (nothing but the time changed) and keeps the
-    generation. Raises CostConflict when another writer got there first, StoreError when the database fails.
+    `state=None` keeps the stored state and the generation (nothing but the time changed) and writes the
+    aggregate unless it is None too (then only the scan time: the stored aggregate is still right, and its
+    own scan time is superseded by the `scanned_at` column). Raises CostConflict when another writer got
+    there first, StoreError when the database fails.
     """
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -104,7 +106,13 @@ def save(
                 raise CostConflict(
                     f"the cost scan state changed while scanning (generation {current}, expected {expected})"
                 )
-            if state is None:
+            if state is None and aggregate is None:
+                conn.execute(
+                    f"UPDATE {COST_TABLE} SET scanned_at = ?, saved_at = ? WHERE scope = ?",
+                    (scanned_at, saved_at, scope),
+                )
+                new = current
+            elif state is None:
                 conn.execute(
                     f"UPDATE {COST_TABLE} SET aggregate = ?, scanned_at = ?, saved_at = ? WHERE scope = ?",
                     (aggregate, scanned_at, saved_at, scope),

@@ -68,6 +68,13 @@ def test_a_scan_is_saved_and_a_new_process_resumes_without_reading_again(tmp_pat
     assert (again.generation, again.saved_state, again.changed_days) == (1, False, 0)
     assert _reports(again.snapshot) == expected_blocks("2027-01-15T08:05:00Z")
 
+    # Nothing new: only the scan time is written; the stored state and aggregate blobs are untouched.
+    conn = cost_store.connect(db)
+    after = cost_store.load(conn, scope_of(roots)[0])
+    conn.close()
+    assert after is not None and after.scanned_at == 1_800_000_300.0 and after.generation == 1
+    assert (after.state, after.aggregate) == (stored.state, stored.aggregate)
+
 
 def test_appended_lines_are_read_and_deleted_logs_keep_their_days(tmp_path: Path) -> None:
     logs = tmp_path / "logs"

@@ -139,6 +139,28 @@ async def test_restore_serves_the_stored_aggregate_before_the_first_scan(tmp_pat
     await store.close()
 
 
+async def test_restore_takes_the_time_of_the_last_scan_even_when_it_found_nothing_new(tmp_path: Path) -> None:
+    write_corpus(tmp_path / "logs")
+    store = await _db(tmp_path)
+    first = _job(tmp_path, ThreadScanRunner())
+    later = _job(tmp_path, GatedRunner([]))
+    try:
+        await first.run()
+        assert first.snapshot is not None
+        found_at = first.snapshot.last_scan_epoch
+        await asyncio.sleep(0.01)
+        await first.run()  # nothing new: the database gets only the scan time
+        assert first.snapshot is not None and first.generation == 1
+        rescanned_at = first.snapshot.last_scan_epoch
+        assert rescanned_at is not None and found_at is not None and rescanned_at > found_at
+        await later.restore(store)
+        assert later.snapshot is not None and later.snapshot.last_scan_epoch == rescanned_at
+    finally:
+        await first.stop()
+        await later.stop()
+        await store.close()
+
+
 async def test_the_job_runs_at_start_and_every_interval(tmp_path: Path) -> None:
     runtime = make_runtime(tmp_path, [], "[cost]\ninterval_seconds = 120\n")
     clock = FixedClock(NOW)
