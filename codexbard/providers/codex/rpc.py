@@ -67,6 +67,14 @@ def cli_available(ctx: FetchContext) -> Availability:
     return Availability.yes(f"Codex CLI at {cli}")
 
 
+def require_cli(ctx: FetchContext) -> str:
+    """The resolved `codex` executable; CliMissing (with the install hint) when there is none."""
+    cli = resolve_cli(ctx)
+    if cli is None:
+        raise CliMissing(CLI_MISSING)
+    return cli
+
+
 class CodexRpc(Strategy):
     """Ask the Codex CLI's app server for the rate limits and the account."""
 
@@ -80,9 +88,7 @@ class CodexRpc(Strategy):
 
     async def fetch(self, ctx: FetchContext) -> UsageSnapshot:
         """Run the dialogue in a bounded child and map its answers."""
-        cli = resolve_cli(ctx)
-        if cli is None:
-            raise CliMissing(CLI_MISSING)
+        cli = require_cli(ctx)
         home = resolve_home(ctx)
         child = await JsonRpcChild.spawn(
             ctx.process, rpc_argv(cli), extra_env=home.child_env(), max_line=RPC_MAX_LINE_BYTES

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Final
 
-from codexbard.errors import CliMissing, ParseError, ProviderError
+from codexbard.errors import ParseError, ProviderError
 from codexbard.models import UsageSnapshot
 from codexbard.providers.base import Availability, FetchContext, Strategy, StrategyKind
 from codexbard.providers.codex.const import (
@@ -35,8 +35,8 @@ from codexbard.providers.codex.const import (
     PTY_UPDATE_MARKERS,
     SOURCE_CLI,
 )
-from codexbard.providers.codex.home import local_zone, resolve_cli, resolve_home
-from codexbard.providers.codex.rpc import CLI_MISSING, cli_available
+from codexbard.providers.codex.home import local_zone, resolve_home
+from codexbard.providers.codex.rpc import cli_available, require_cli
 
 if TYPE_CHECKING:
     from codexbard.host.pty import PtySession
@@ -131,9 +131,7 @@ class CodexStatusPty(Strategy):
 
     async def fetch(self, ctx: FetchContext) -> UsageSnapshot:
         """Run the scrape (60 x 200, 8 s); on a parse failure once more at 70 x 220 with 4 s."""
-        cli = resolve_cli(ctx)
-        if cli is None:
-            raise CliMissing(CLI_MISSING)
+        cli = require_cli(ctx)
         try:
             return await self._scrape(ctx, cli, PTY_COLS, PTY_ROWS, PTY_TIMEOUT)
         except ParseError:
